@@ -1,0 +1,52 @@
+/* test_util.c — helpers shared by the cmocka tests. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+double rel_err(double got, double want, double floor) {
+    if (isnan(want)) return isnan(got) ? 0 : INFINITY;
+    double den = fabs(want) > floor ? fabs(want) : floor;
+    return fabs(got - want) / den;
+}
+
+void assert_graph_ok(const ddx_graph *g) {
+    if (ddx_graph_status(g) != DDX_OK) fail_msg("graph error: %s", ddx_graph_error(g));
+}
+
+void eval_graph(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec, const double *pts,
+                int64_t n, double *out) {
+    assert_graph_ok(g);
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    o.device = DDX_DEVICE_CPU;
+    o.precision = prec;
+    ddx_program *p = NULL;
+    ddx_status st = ddx_compile(g, outs, nouts, &o, &p);
+    if (st != DDX_OK) fail_msg("compile: %s", ddx_graph_error(g));
+    int d = ddx_program_num_inputs(p), K = ddx_program_num_outputs(p);
+    if (prec == DDX_F64) {
+        st = ddx_program_eval(p, pts, n, out);
+    } else {
+        float *pf = malloc(sizeof(float) * (size_t)(n * d)), *of = malloc(sizeof(float) * (size_t)(n * K));
+        assert_non_null(pf);
+        assert_non_null(of);
+        for (int64_t i = 0; i < n * d; i++) pf[i] = (float)pts[i];
+        st = ddx_program_eval(p, pf, n, of);
+        for (int64_t i = 0; i < n * K; i++) out[i] = of[i];
+        free(pf);
+        free(of);
+    }
+    if (st != DDX_OK) fail_msg("eval: %s", ddx_program_error(p));
+    ddx_program_free(p);
+}
+
+double test_uniform(uint64_t *s, double lo, double hi) {
+    /* splitmix64: reproducible across platforms */
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return lo + (hi - lo) * (double)(z >> 11) / 9007199254740992.0;
+}

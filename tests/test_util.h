@@ -1,0 +1,22 @@
+/* test_util.h — shared helpers of the cmocka tests. */
+#ifndef DDX_TEST_UTIL_H
+#define DDX_TEST_UTIL_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "ddx.h"
+
+/* Relative error with a floor, so values near zero compare absolutely. */
+double rel_err(double got, double want, double floor);
+/* Compiles outs and evaluates n points (double in, double out) at the given
+ * precision on the CPU; fails the test on any error. out has n*K doubles. */
+void eval_graph(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec, const double *pts,
+                int64_t n, double *out);
+/* Fails the test with the graph's message when the graph has an error. */
+void assert_graph_ok(const ddx_graph *g);
+/* Deterministic uniform numbers in [lo, hi). */
+double test_uniform(uint64_t *state, double lo, double hi);
+
+#endif
