@@ -57,6 +57,7 @@ typedef struct jet_instr {
 
 typedef struct jet_value {
     int node;        /* graph node it holds */
+    const char *label; /* the node's op name (static string) */
     int width;       /* neurons */
     int nch;         /* channels */
     int64_t offset;  /* in the tile workspace, in units of P reals */

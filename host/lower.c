@@ -261,7 +261,7 @@ ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_
         if (sets[n].n == 0) continue;
         int v = p->n_values++;
         p->node_value[n] = v;
-        p->values[v] = (jet_value){n, g->nodes[n].width, sets[n].n, 0};
+        p->values[v] = (jet_value){n, ddx_opcode_name(&g->nodes[n]), g->nodes[n].width, sets[n].n, 0};
         p->sets[v] = sets[n];
         sets[n] = (mi_set){0};
     }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "array_io.h"
+#include "onnx_import.h"
 
 static uint64_t splitmix(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -245,8 +246,7 @@ ddx_status ddx_model_load(const char *spec, const char *inputs, ddx_model *m, ch
     else {
         size_t n = strlen(spec);
         if (n > 5 && strcmp(spec + n - 5, ".onnx") == 0) {
-            snprintf(err, cap, "model '%s': ONNX import is not available in this build yet", spec);
-            st = DDX_ERR_UNSUPPORTED;
+            st = ddx_model_load_onnx(spec, inputs, m, err, cap);
         } else {
             snprintf(err, cap, "model '%s': expected expr:EXPRESSION or mlp:WIDTHS:ACTIVATION", spec);
             st = DDX_ERR_PARSE;

@@ -217,12 +217,6 @@ static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
     *len += (size_t)w;
 }
 
-static const char *instr_name(const jet_instr *in) {
-    static const char *names[] = {"input", "const", "dense", "unary", "add", "sub", "mul", "copy"};
-    static const char *un[] = {"neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu", "powi", "pow"};
-    return in->op == JI_UNARY ? un[in->uop] : names[in->op];
-}
-
 size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
     size_t len = 0;
     if (buf && cap) buf[0] = 0;
@@ -243,7 +237,7 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         if (i > 0 && jp->instr[i - 1].dst == in->dst) continue; /* concat parts */
         const jet_value *v = &jp->values[in->dst];
         const mi_set *s = &jp->sets[in->dst];
-        put(buf, cap, &len, "  node %3d %-9s width %-4d channels %-3d {", v->node, instr_name(in), v->width, v->nch);
+        put(buf, cap, &len, "  node %3d %-9s width %-4d channels %-3d {", v->node, v->label, v->width, v->nch);
         for (int c = 0; c < s->n; c++) {
             char m[64];
             mi_format(&s->v[c], jp->d, names, m, sizeof m);

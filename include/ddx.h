@@ -114,6 +114,9 @@ ddx_status ddx_gradient(ddx_graph *g, ddx_node y, ddx_node *out);
 ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out);
 ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
 
+/* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
+/* (section owned by the ONNX importer; see docs/ONNX.md) */
+
 /* ---- compile and evaluate ---------------------------------------------- */
 typedef struct ddx_compile_options {
     ddx_device device;       /* AUTO: CUDA if present, else CPU */

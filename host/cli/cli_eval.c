@@ -31,8 +31,9 @@ int cli_read_points(const char *cmd, const char *path, const ddx_graph *g, ddx_a
         size_t l = 0;
         for (int i = 0; i < d && l < sizeof names; i++)
             l += (size_t)snprintf(names + l, sizeof names - l, "%s%s", i ? "," : "", ddx_graph_input_name(g, i));
+        int cols = pts->cols;
         ddx_array_free(pts);
-        return cli_fail(cmd, "%s: has %d columns, the model takes %d inputs (%s)", path, pts->cols, d, names);
+        return cli_fail(cmd, "%s: has %d columns, the model takes %d inputs (%s)", path, cols, d, names);
     }
     if (pts->rows == 0) {
         ddx_array_free(pts);
