@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# run-all.sh — installs what the tests need (if missing), builds ddx, runs
+# every test through ctest, then again under AddressSanitizer +
+# UndefinedBehaviorSanitizer. This is README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+
+need_pkgs=()
+[ -f /usr/include/cmocka.h ] || need_pkgs+=(libcmocka-dev)
+command -v cmake >/dev/null || need_pkgs+=(cmake)
+command -v cc >/dev/null || need_pkgs+=(gcc)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    echo "run-all: installing ${need_pkgs[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+echo "== release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$JOBS"
+(cd build && ctest --output-on-failure -j"$JOBS")
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDDX_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+(cd build-asan && DDX_TEST_QUICK=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$JOBS")
+echo "run-all: all tests passed (release and sanitizer builds)"
