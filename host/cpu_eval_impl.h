@@ -16,69 +16,78 @@ static inline REAL *FN(row_)(const jet_program *p, REAL *ws, int P, int v, int n
  * and each output channel's accumulator live in L1 (stack arrays), so each
  * channel is written once instead of once per term. */
 #define UCH 64
-static void FN(run_unary_)(const jet_program *p, const jet_instr *in, REAL *ws, int P, int np) {
+/* One chunk of m points of one neuron. Inlined twice: with m = UCH (a
+ * compile-time constant: fully vectorized, accumulators in registers) and
+ * with the ragged rest of a tile. */
+static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_program *p, const jet_instr *in,
+                                                                   REAL *ws, int P, int n, int i0, const int m) {
     const jet_value *dv = &p->values[in->dst];
     const int K = in->kmax;
     const REAL *poly = in->uop == DDX_R_TANH ? p->POLY[0] : p->POLY[1];
-    const REAL param = (REAL)in->uparam;
     REAL D[DDX_MAX_ORDER + 1][UCH], acc[UCH];
-    for (int n = 0; n < dv->width; n++) {
-        const REAL *z0row = FN(row_)(p, ws, P, in->a, n, 0);
-        for (int i0 = 0; i0 < np; i0 += UCH) {
-            const int m = np - i0 < UCH ? np - i0 : UCH;
-            const REAL *z0 = z0row + i0;
-            /* derivative table f^(k)(z0) */
-            if (in->uop == DDX_R_TANH) {
-                /* hot path of every tanh network: a loop the compiler vectorizes */
+    const REAL *z0 = FN(row_)(p, ws, P, in->a, n, 0) + i0;
+    /* derivative table f^(k)(z0) */
+    if (in->uop == DDX_R_TANH) {
+        /* hot path of every tanh network: a loop the compiler vectorizes */
+        for (int i = 0; i < m; i++) {
+            REAL t = FN(tanh_)(z0[i]);
+            REAL s = (REAL)1 - t * t;
+            D[0][i] = t;
+            D[1][i] = s;
+            D[2][i] = (REAL)-2 * t * s;
+        }
+        for (int k = 3; k <= K; k++)
+            for (int i = 0; i < m; i++) D[k][i] = FN(ddx_horner_)(poly + k * DDX_POLY_STRIDE, k + 1, D[0][i]);
+    } else {
+        REAL tmp[DDX_MAX_ORDER + 1];
+        for (int i = 0; i < m; i++) {
+            FN(ddx_unary_derivs_)(in->uop, z0[i], K, (REAL)in->uparam, poly, tmp);
+            for (int k = 0; k <= K; k++) D[k][i] = tmp[k];
+        }
+    }
+    for (int c = 0; c < dv->nch; c++) {
+        for (int i = 0; i < m; i++) acc[i] = 0;
+        for (int t = in->term_start[c]; t < in->term_start[c + 1]; t++) {
+            const fdb_term *ft = &in->fdb[t];
+            const REAL coef = (REAL)ft->coef;
+            const REAL *Dk = D[ft->k];
+            const REAL *f0 = ft->nf > 0 ? FN(row_)(p, ws, P, in->a, n, ft->f[0]) + i0 : NULL;
+            const REAL *f1 = ft->nf > 1 ? FN(row_)(p, ws, P, in->a, n, ft->f[1]) + i0 : NULL;
+            switch (ft->nf) {
+            case 0:
+                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i];
+                break;
+            case 1:
+                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i];
+                break;
+            case 2:
+                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i];
+                break;
+            default: {
+                const REAL *fr[DDX_MAX_ORDER];
+                for (int j = 0; j < ft->nf; j++) fr[j] = FN(row_)(p, ws, P, in->a, n, ft->f[j]) + i0;
                 for (int i = 0; i < m; i++) {
-                    REAL t = FN(tanh_)(z0[i]);
-                    REAL s = (REAL)1 - t * t;
-                    D[0][i] = t;
-                    D[1][i] = s;
-                    D[2][i] = (REAL)-2 * t * s;
-                }
-                for (int k = 3; k <= K; k++)
-                    for (int i = 0; i < m; i++) D[k][i] = FN(ddx_horner_)(poly + k * DDX_POLY_STRIDE, k + 1, D[0][i]);
-            } else {
-                REAL tmp[DDX_MAX_ORDER + 1];
-                for (int i = 0; i < m; i++) {
-                    FN(ddx_unary_derivs_)(in->uop, z0[i], K, param, poly, tmp);
-                    for (int k = 0; k <= K; k++) D[k][i] = tmp[k];
+                    REAL r = coef * Dk[i];
+                    for (int j = 0; j < ft->nf; j++) r *= fr[j][i];
+                    acc[i] += r;
                 }
             }
-            for (int c = 0; c < dv->nch; c++) {
-                for (int i = 0; i < m; i++) acc[i] = 0;
-                for (int t = in->term_start[c]; t < in->term_start[c + 1]; t++) {
-                    const fdb_term *ft = &in->fdb[t];
-                    const REAL coef = (REAL)ft->coef;
-                    const REAL *Dk = D[ft->k];
-                    const REAL *f0 = ft->nf > 0 ? FN(row_)(p, ws, P, in->a, n, ft->f[0]) + i0 : NULL;
-                    const REAL *f1 = ft->nf > 1 ? FN(row_)(p, ws, P, in->a, n, ft->f[1]) + i0 : NULL;
-                    switch (ft->nf) {
-                    case 0:
-                        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i];
-                        break;
-                    case 1:
-                        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i];
-                        break;
-                    case 2:
-                        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i];
-                        break;
-                    default: {
-                        const REAL *fr[DDX_MAX_ORDER];
-                        for (int j = 0; j < ft->nf; j++) fr[j] = FN(row_)(p, ws, P, in->a, n, ft->f[j]) + i0;
-                        for (int i = 0; i < m; i++) {
-                            REAL r = coef * Dk[i];
-                            for (int j = 0; j < ft->nf; j++) r *= fr[j][i];
-                            acc[i] += r;
-                        }
-                    }
-                    }
-                }
-                REAL *y = FN(row_)(p, ws, P, in->dst, n, c) + i0;
-                for (int i = 0; i < m; i++) y[i] = acc[i];
             }
         }
+        REAL *y = FN(row_)(p, ws, P, in->dst, n, c) + i0;
+        for (int i = 0; i < m; i++) y[i] = acc[i];
+    }
+}
+
+/* Faa di Bruno over a tile, in chunks of UCH points: the derivative table
+ * and each output channel's accumulator live in L1 (stack arrays), so each
+ * channel is written once instead of once per term. */
+static void FN(run_unary_)(const jet_program *p, const jet_instr *in, REAL *ws, int P, int np) {
+    const jet_value *dv = &p->values[in->dst];
+    for (int n = 0; n < dv->width; n++) {
+        int i0 = 0;
+        for (; i0 + UCH <= np; i0 += UCH) FN(unary_chunk_)(p, in, ws, P, n, i0, UCH);
+        if (i0 < np) FN(unary_chunk_)(p, in, ws, P, n, i0, np - i0);
     }
 }
 #undef UCH

@@ -25,9 +25,12 @@
     static inline void st_##SFX(T *p, v_##SFX v) { memcpy(p, &v, sizeof v); }                       \
     /* MR rows x 2 vectors of C */                                                                  \
     static inline __attribute__((always_inline)) void block_##SFX(                                  \
-        const int MR, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) {             \
+        const int MR, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc, int add) {    \
         v_##SFX c0[8], c1[8];                                                                       \
-        for (int r = 0; r < MR; r++) c0[r] = c1[r] = (v_##SFX){0};                                  \
+        for (int r = 0; r < MR; r++) {                                                              \
+            c0[r] = add ? ld_##SFX(C + (long)r * ldc) : (v_##SFX){0};                               \
+            c1[r] = add ? ld_##SFX(C + (long)r * ldc + VL_##SFX) : (v_##SFX){0};                    \
+        }                                                                                           \
         for (int k = 0; k < K; k++) {                                                               \
             const v_##SFX b0 = ld_##SFX(B + (long)k * ldb), b1 = ld_##SFX(B + (long)k * ldb + VL_##SFX); \
             for (int r = 0; r < MR; r++) {                                                          \
@@ -41,26 +44,36 @@
             st_##SFX(C + (long)r * ldc + VL_##SFX, c1[r]);                                          \
         }                                                                                           \
     }                                                                                               \
-    static void block8_##SFX(int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) {      \
-        block_##SFX(8, K, A, lda, B, ldb, C, ldc);                                                  \
+    static void block8_##SFX(int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc, int add) { \
+        block_##SFX(8, K, A, lda, B, ldb, C, ldc, add);                                             \
     }                                                                                               \
-    static void block4_##SFX(int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) {      \
-        block_##SFX(4, K, A, lda, B, ldb, C, ldc);                                                  \
+    static void block4_##SFX(int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc, int add) { \
+        block_##SFX(4, K, A, lda, B, ldb, C, ldc, add);                                             \
     }                                                                                               \
-    static void block1_##SFX(int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) {      \
-        block_##SFX(1, K, A, lda, B, ldb, C, ldc);                                                  \
+    static void block1_##SFX(int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc, int add) { \
+        block_##SFX(1, K, A, lda, B, ldb, C, ldc, add);                                             \
     }                                                                                               \
     void ddx_gemm_##SFX(int M, int N, int K, const T *A, int lda, const T *B, int ldb, T *C, int ldc) { \
         const int NB = 2 * VL_##SFX;                                                                \
+        /* B strips are packed contiguous: the jet layout's row stride is   \
+         * channels*tile (e.g. 6 KB), which maps a strip's rows onto a few   \
+         * L1 sets and thrashes; packed, the strip is 8 KB of clean lines. */ \
+        T pack[256 * 2 * VL_##SFX] __attribute__((aligned(64)));                                  \
         int j = 0;                                                                                  \
         for (; j + NB <= N; j += NB) {                                                              \
-            int i = 0;                                                                              \
-            for (; i + 8 <= M; i += 8)                                                              \
-                block8_##SFX(K, A + (long)i * lda, lda, B + j, ldb, C + (long)i * ldc + j, ldc);    \
-            for (; i + 4 <= M; i += 4)                                                              \
-                block4_##SFX(K, A + (long)i * lda, lda, B + j, ldb, C + (long)i * ldc + j, ldc);    \
-            for (; i < M; i++)                                                                      \
-                block1_##SFX(K, A + (long)i * lda, lda, B + j, ldb, C + (long)i * ldc + j, ldc);    \
+            for (int k0 = 0; k0 < K; k0 += 256) {                                                   \
+                const int kc = K - k0 < 256 ? K - k0 : 256;                                         \
+                for (int k = 0; k < kc; k++) memcpy(pack + k * NB, B + (long)(k0 + k) * ldb + j, sizeof(T) * NB); \
+                const T *Ak = A + k0;                                                               \
+                const int add = k0 > 0; /* K > 256: later panels accumulate */                      \
+                int i = 0;                                                                          \
+                for (; i + 8 <= M; i += 8)                                                          \
+                    block8_##SFX(kc, Ak + (long)i * lda, lda, pack, NB, C + (long)i * ldc + j, ldc, add); \
+                for (; i + 4 <= M; i += 4)                                                          \
+                    block4_##SFX(kc, Ak + (long)i * lda, lda, pack, NB, C + (long)i * ldc + j, ldc, add); \
+                for (; i < M; i++)                                                                  \
+                    block1_##SFX(kc, Ak + (long)i * lda, lda, pack, NB, C + (long)i * ldc + j, ldc, add); \
+            }                                                                                       \
         }                                                                                           \
         /* column tail: plain loops */                                                              \
         if (j < N)                                                                                  \

@@ -208,7 +208,7 @@ static void check_net(int i, uint64_t *rng) {
     /* reference: partial of the output node (not of the grad node: the FD
      * interpreter differentiates the scalar output itself) */
     for (int p = 0; p < N_FD_PTS; p++)
-        for (int c = 0; c < K; c++) fd[p * K + c] = fd_partial(g, y[info[c].out], info[c].alpha, pts + p * d, 3);
+        for (int c = 0; c < K; c++) fd[p * K + c] = fd_partial(g, y[info[c].out], info[c].alpha, pts + p * d, FD_LEVELS);
 
     char desc[96];
     snprintf(desc, sizeof desc, "net %d (d=%d depth=%d w0=%d act0=%s nout=%d)", i, d, s.depth, s.width[0],
