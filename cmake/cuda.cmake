@@ -10,6 +10,19 @@
 get_filename_component(DDX_CUDA_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 
 if(DDX_CUDA_STAGE STREQUAL "sources")
+  # FindCUDAToolkit makes CUDA::nvrtc depend on CUDA::cuda_driver (the
+  # toolkit's stub libcuda.so). NVRTC does not need the driver, and without
+  # --as-needed (sanitizer builds, some distributions) that dependency would
+  # make every ddx binary refuse to start where libcuda.so.1 is missing.
+  # ddx loads the driver with dlopen, so drop it.
+  if(TARGET CUDA::nvrtc)
+    get_target_property(_ddx_nvrtc_deps CUDA::nvrtc INTERFACE_LINK_LIBRARIES)
+    if(_ddx_nvrtc_deps)
+      list(REMOVE_ITEM _ddx_nvrtc_deps CUDA::cuda_driver)
+      set_target_properties(CUDA::nvrtc PROPERTIES INTERFACE_LINK_LIBRARIES "${_ddx_nvrtc_deps}")
+    endif()
+  endif()
+
   # Embed kernels/*.cuh and kernels/*.h. Re-run at configure time when any
   # of them changes (CONFIGURE_DEPENDS), written only when the text differs.
   file(GLOB _ddx_kernel_headers CONFIGURE_DEPENDS
@@ -48,7 +61,11 @@ if(DDX_CUDA_STAGE STREQUAL "sources")
 
 elseif(DDX_CUDA_STAGE STREQUAL "tests")
   find_program(DDX_EMULATE_CXX NAMES g++ clang++ c++)
-  foreach(_t test_cuda_nvrtc test_cuda_emulate test_cuda_gpu)
+  # a stand-in libcuda/libcublas that checks the backend's host logic
+  add_library(ddx_cuda_mock SHARED ${DDX_CUDA_ROOT}/tests/cuda_mock_driver.c)
+  target_include_directories(ddx_cuda_mock PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
+  target_compile_options(ddx_cuda_mock PRIVATE ${DDX_WARN})
+  foreach(_t test_cuda_nvrtc test_cuda_emulate test_cuda_mock test_cuda_gpu)
     if(NOT EXISTS ${DDX_CUDA_ROOT}/tests/${_t}.c)
       continue()
     endif()
@@ -57,11 +74,15 @@ elseif(DDX_CUDA_STAGE STREQUAL "tests")
       ${DDX_CUDA_ROOT}/include ${DDX_CUDA_ROOT}/host ${DDX_CUDA_ROOT}/tests ${DDX_CUDA_ROOT}/kernels
       ${CMOCKA_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS})
     target_compile_options(${_t} PRIVATE ${DDX_WARN} -O1)
+    target_compile_definitions(${_t} PRIVATE DDX_TEST_SOURCE_DIR="${DDX_CUDA_ROOT}")
     target_link_libraries(${_t} PRIVATE ddx_static ${CMOCKA_LIBRARY})
     add_test(NAME ${_t} COMMAND ${_t})
     # a cache folder of the build's own, so tests never touch ~/.cache
     set_tests_properties(${_t} PROPERTIES
       TIMEOUT 1200
-      ENVIRONMENT "DDX_SOURCE_DIR=${DDX_CUDA_ROOT};DDX_CACHE_DIR=${CMAKE_BINARY_DIR}/ddx-kernel-cache;DDX_EMULATE_CXX=${DDX_EMULATE_CXX};DDX_EMULATE_WORKDIR=${CMAKE_BINARY_DIR}/emulate")
+      ENVIRONMENT "DDX_SOURCE_DIR=${DDX_CUDA_ROOT};DDX_CACHE_DIR=${CMAKE_BINARY_DIR}/ddx-kernel-cache;DDX_EMULATE_CXX=${DDX_EMULATE_CXX};DDX_EMULATE_WORKDIR=${CMAKE_BINARY_DIR}/emulate;DDX_MOCK_LIB=$<TARGET_FILE:ddx_cuda_mock>")
   endforeach()
+  if(TARGET test_cuda_mock)
+    add_dependencies(test_cuda_mock ddx_cuda_mock)
+  endif()
 endif()

@@ -499,28 +499,78 @@ static void trim(const char **start, const char **end) {
     while (*end > *start && is_space((*end)[-1])) (*end)--;
 }
 
+/* One header field starting at p: a bare name, or an RFC 4180 quoted one
+ * ("D(u,x,x)", with "" for a quote) so that names holding commas survive.
+ * Returns the unquoted, trimmed name in *name (malloc'd) and where the next
+ * field starts in *next (NULL at the end of the line). */
+static ddx_status csv_header_field(const char *p, const char *end, int j, int64_t lineno, const io_ctx *c,
+                                   char **name, const char **next) {
+    const char *fs = p;
+    while (fs < end && is_space(*fs)) fs++;
+    if (fs < end && *fs == '"') {
+        char *buf = malloc((size_t)(end - fs) + 1);
+        if (!buf) return fail_oom(c);
+        size_t len = 0;
+        const char *q = fs + 1;
+        for (;; q++) {
+            if (q >= end) {
+                free(buf);
+                return fail(c, DDX_ERR_PARSE, lineno, "header: column %d has an unclosed quote", j + 1);
+            }
+            if (*q == '"') {
+                if (q + 1 < end && q[1] == '"') {
+                    buf[len++] = '"';
+                    q++;
+                    continue;
+                }
+                break;
+            }
+            buf[len++] = *q;
+        }
+        buf[len] = 0;
+        q++;
+        while (q < end && is_space(*q)) q++;
+        if (q < end && *q != ',') {
+            free(buf);
+            return fail(c, DDX_ERR_PARSE, lineno, "header: column %d has text after its closing quote", j + 1);
+        }
+        *name = buf;
+        *next = q < end ? q + 1 : NULL;
+        return DDX_OK;
+    }
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *fe = comma ? comma : end;
+    trim(&fs, &fe);
+    *name = copy_span(fs, (size_t)(fe - fs));
+    if (!*name) return fail_oom(c);
+    *next = comma ? comma + 1 : NULL;
+    return DDX_OK;
+}
+
 static ddx_status parse_csv_header(char *line, size_t n, int64_t lineno, const io_ctx *c, ddx_array *a) {
-    size_t fields = count_char(line, n, ',') + 1;
-    if (fields > INT_MAX) return fail(c, DDX_ERR_UNSUPPORTED, lineno, "%zu columns is too many", fields);
-    a->colnames = calloc(fields, sizeof *a->colnames);
+    /* Upper bound on the field count (quoted commas overcount); a->cols is
+     * set to the real count below. */
+    size_t cap = count_char(line, n, ',') + 1;
+    if (cap > INT_MAX) return fail(c, DDX_ERR_UNSUPPORTED, lineno, "%zu columns is too many", cap);
+    a->colnames = calloc(cap, sizeof *a->colnames);
     if (!a->colnames) return fail_oom(c);
-    a->cols = (int)fields; /* set now so ddx_array_free can clean up a partial list */
+    a->cols = (int)cap; /* set now so ddx_array_free can clean up a partial list */
     const char *p = line, *end = line + n;
-    for (int j = 0; j < a->cols; j++) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *fs = p, *fe = comma ? comma : end;
-        trim(&fs, &fe);
-        if (fs == fe) return fail(c, DDX_ERR_PARSE, lineno, "header: column %d has an empty name", j + 1);
+    int j = 0;
+    for (; p; j++) {
+        char *name;
+        ddx_status st = csv_header_field(p, end, j, lineno, c, &name, &p);
+        if (st) return st;
+        a->colnames[j] = name;
+        if (!*name) return fail(c, DDX_ERR_PARSE, lineno, "header: column %d has an empty name", j + 1);
         /* A name must survive being written back as a header line; a lone
          * CR here usually means old Mac line endings. */
-        for (const char *q = fs; q < fe; q++)
+        for (const char *q = name; *q; q++)
             if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f)
                 return fail(c, DDX_ERR_PARSE, lineno, "header: column %d name holds control character 0x%02x", j + 1,
                             (unsigned)(unsigned char)*q);
-        a->colnames[j] = copy_span(fs, (size_t)(fe - fs));
-        if (!a->colnames[j]) return fail_oom(c);
-        p = comma ? comma + 1 : end;
     }
+    a->cols = j;
     return DDX_OK;
 }
 
@@ -698,13 +748,25 @@ static int write_number(FILE *f, double v, int digits) {
     return fprintf(f, "%.*g", digits, v) > 0;
 }
 
+/* A header name, quoted (RFC 4180) when it holds a comma or a quote, or
+ * would lose edge whitespace or a leading quote to the reader's trimming. */
+static int write_csv_name(FILE *f, const char *s) {
+    size_t n = strlen(s);
+    int quote = strpbrk(s, ",\"") || is_space(s[0]) || (n && is_space(s[n - 1]));
+    if (!quote) return fputs(s, f) != EOF;
+    if (fputc('"', f) == EOF) return 0;
+    for (; *s; s++)
+        if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF) return 0;
+    return fputc('"', f) != EOF;
+}
+
 static int write_csv(FILE *f, const ddx_array *a, size_t count) {
     /* The reader drops one BOM at the start of the file, so a first name that
      * starts with one needs another in front to survive. */
     if (a->colnames && strncmp(a->colnames[0], UTF8_BOM, 3) == 0 && fputs(UTF8_BOM, f) == EOF) return 0;
     for (int j = 0; j < a->cols; j++) {
         if (j && fputc(',', f) == EOF) return 0;
-        if (a->colnames ? fputs(a->colnames[j], f) == EOF : fprintf(f, "c%d", j) < 0) return 0;
+        if (a->colnames ? !write_csv_name(f, a->colnames[j]) : fprintf(f, "c%d", j) < 0) return 0;
     }
     if (fputc('\n', f) == EOF) return 0;
     for (size_t i = 0; i < count; i++) {
@@ -719,7 +781,7 @@ static int write_csv(FILE *f, const ddx_array *a, size_t count) {
 static const char *bad_colname(const char *s) {
     if (!s) return "is NULL";
     if (!*s) return "is empty";
-    if (strpbrk(s, ",\r\n")) return "holds a comma or line break";
+    if (strpbrk(s, "\r\n")) return "holds a line break";
     return NULL;
 }
 

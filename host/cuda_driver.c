@@ -271,6 +271,7 @@ typedef struct mem_entry {
     struct mem_entry *next;
 } mem_entry;
 
+#define MEM_CACHE_MAX 64
 static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static mem_entry *g_mem_cache;
 static int g_disk_warned;
@@ -468,6 +469,8 @@ static ddx_status nvrtc_compile(const char *src, const char *arch, const char *c
     out->size = isz;
     out->is_ptx = is_ptx;
     out->log = log;
+    if (getenv("DDX_DUMP_SOURCE") && strcmp(getenv("DDX_DUMP_SOURCE"), "0") != 0)
+        fprintf(stderr, "ddx: NVRTC log for %s:\n%s\n", arch, log);
     ddx_parse_ptxas_log(log, out);
     return DDX_OK;
 }
@@ -533,6 +536,18 @@ ddx_status ddx_nvrtc_build(const char *src, const char *arch, ddx_kernel_binary 
         pthread_mutex_lock(&g_cache_lock);
         e->next = g_mem_cache;
         g_mem_cache = e;
+        /* keep the newest MEM_CACHE_MAX kernels (a few hundred KB each) */
+        int k = 0;
+        for (mem_entry *x = g_mem_cache; x; x = x->next)
+            if (++k == MEM_CACHE_MAX) {
+                while (x->next) {
+                    mem_entry *old = x->next;
+                    x->next = old->next;
+                    ddx_kernel_binary_free(&old->bin);
+                    free(old);
+                }
+                break;
+            }
         pthread_mutex_unlock(&g_cache_lock);
     } else {
         free(e); /* no memory cache entry: only slower next time */

@@ -336,7 +336,13 @@ static ddx_status fused_plan_for_P(const jet_program *p, ddx_precision prec, int
     free(readers);
     int nt = max_tasks > P ? max_tasks : P;
     nt = (int)round_up((size_t)nt, 32);
-    if (nt > 256) nt = 256; /* wider layers take several passes */
+    /* wider layers take several passes; DDX_CUDA_MAX_THREADS lowers the cap
+     * (tuning experiments, and tests of the multi-pass path) */
+    int cap = 256;
+    const char *env = getenv("DDX_CUDA_MAX_THREADS");
+    if (env && atoi(env) >= 32 && atoi(env) < cap) cap = atoi(env) / 32 * 32;
+    if (cap < P) cap = (int)round_up((size_t)P, 32);
+    if (nt > cap) nt = cap;
     pl->NT = nt;
     pl->wsh_reals = wsh;
     pl->bsh_reals = bsh;
@@ -358,7 +364,18 @@ ddx_status cuda_fused_plan_build(const jet_program *p, ddx_precision prec, size_
     static const int with_dense[] = {32, 16, 8, 4};
     static const int without_dense[] = {128, 64, 32, 16, 8, 4};
     const int *cand = p->n_dense ? with_dense : without_dense;
-    const int nc = p->n_dense ? 4 : 6;
+    int nc = p->n_dense ? 4 : 6;
+    /* DDX_CUDA_TILE_POINTS forces the tile (a power of two, 4..128) */
+    int forced[1];
+    const char *env = getenv("DDX_CUDA_TILE_POINTS");
+    if (env && *env) {
+        int v = atoi(env);
+        if (v >= 4 && v <= 128 && (v & (v - 1)) == 0) {
+            forced[0] = v;
+            cand = forced;
+            nc = 1;
+        }
+    }
     cuda_fused_plan best = {0};
     int have = 0;
     for (int i = 0; i < nc; i++) {
@@ -501,6 +518,14 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
     char y[160], a[160], bb[160];
     switch (in->op) {
     case JI_INPUT: {
+        if (f->wide && dv->nch > 4) {
+            /* a rolled loop: hundreds of hoisted 64-bit row addresses would spill */
+            sbf(b, "%sconst real x = pts[p * %d + %d];\n", ind, p->d, in->input);
+            sbf(b, "%s#pragma unroll 1\n%sfor (int c = 0; c < %d; c++)\n", ind, ind, dv->nch);
+            sbf(b, "%s    w[(long long)(%lld + c) * ld] = c == 0 ? x : c == %d ? (real)1 : (real)0;\n", ind,
+                (long long)f->off[in->dst], in->input_ch);
+            break;
+        }
         /* padding points of the last tile read 0, not past the end */
         if (f->wide)
             sbf(b, "%sconst real x = pts[p * %d + %d];\n", ind, p->d, in->input);
@@ -572,6 +597,16 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
     }
     case JI_COPY: {
         /* one neuron to one neuron: constant rows */
+        int affine = 1;
+        for (int c = 0; c < dv->nch; c++) affine &= in->amap[c] == in->amap[0] + c;
+        if (f->wide && affine && dv->nch > 4) {
+            const jet_value *av = &p->values[in->a];
+            sbf(b, "%s#pragma unroll 1\n%sfor (int c = 0; c < %d; c++)\n", ind, ind, dv->nch);
+            sbf(b, "%s    w[(long long)(%lld + c) * ld] = w[(long long)(%lld + c) * ld];\n", ind,
+                (long long)(f->off[in->dst] + (int64_t)in->dn * dv->nch),
+                (long long)(f->off[in->a] + (int64_t)in->an * av->nch + in->amap[0]));
+            break;
+        }
         for (int c = 0; c < dv->nch; c++) {
             char nd[32], ns[32];
             snprintf(nd, sizeof nd, "%d", in->dn);

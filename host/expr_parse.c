@@ -291,7 +291,12 @@ static ddx_node parse_expr(parser *p) {
 
 ddx_status ddx_parse_expr(ddx_graph *g, const ddx_symtab *syms, const char *text, ddx_node *out, char *err,
                           size_t cap) {
-    if (!g || !text || !out) return DDX_ERR_INVALID_ARG;
+    char scratch[8];
+    if (!err || !cap) err = scratch, cap = sizeof scratch; /* callers may pass no message buffer */
+    if (!g || !text || !out) {
+        snprintf(err, cap, "parse: %s is NULL", !g ? "graph" : !text ? "expression text" : "output pointer");
+        return DDX_ERR_INVALID_ARG;
+    }
     parser p = {g, syms, text, text, err, cap, 0};
     ddx_node n = parse_expr(&p);
     skip_ws(&p);
@@ -346,8 +351,13 @@ static char *trim(char *s) {
 
 ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text, ddx_column_list *out, char *err,
                           size_t cap) {
+    char scratch[8];
+    if (!err || !cap) err = scratch, cap = sizeof scratch; /* callers may pass no message buffer */
+    if (!g || !text || !out) {
+        snprintf(err, cap, "parse list: %s is NULL", !g ? "graph" : !text ? "list text" : "output list");
+        return DDX_ERR_INVALID_ARG;
+    }
     memset(out, 0, sizeof *out);
-    if (!g || !text) return DDX_ERR_INVALID_ARG;
     char *copy = strdup(text);
     if (!copy) return DDX_ERR_OUT_OF_MEMORY;
     ddx_status st = DDX_OK;

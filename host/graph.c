@@ -333,6 +333,11 @@ ddx_node ddx_partial(ddx_graph *g, ddx_node y, const int *alpha) {
     }
     if (order > DDX_MAX_ORDER)
         return ddx_graph_fail(g, DDX_ERR_LIMIT, "partial: order %d above %d", order, DDX_MAX_ORDER);
+    /* alpha = 0 returns y itself, so y must be validated here, not only by grad. */
+    if (!check_operand(g, y, "partial")) return DDX_NO_NODE;
+    if (g->nodes[y].width != 1)
+        return ddx_graph_fail(g, DDX_ERR_NOT_SCALAR, "partial: node %d has width %d; a partial needs a scalar",
+                              (int)y, g->nodes[y].width);
     ddx_node r = y;
     for (int i = 0; i < g->n_inputs; i++)
         for (int k = 0; k < alpha[i]; k++) r = ddx_grad(g, r, g->inputs[i]);

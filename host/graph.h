@@ -39,7 +39,7 @@ struct ddx_graph {
     char *input_names[DDX_MAX_INPUTS];
     int n_inputs;
     ddx_status status;
-    char error[256];
+    char error[1024];
 };
 
 /* Records the first error (printf-style) and returns DDX_NO_NODE. */

@@ -116,6 +116,23 @@ ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
 
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
 /* (section owned by the ONNX importer; see docs/ONNX.md) */
+/* Builds the network of an ONNX model (a serialized ModelProto: data,
+ * size bytes) into g, which must have no inputs yet. Model inputs become
+ * graph inputs, in the model's order: several N x 1 tensors keep their
+ * (sanitised) names; one N x d tensor takes the names in `inputs` (comma-
+ * separated), else x (d = 1), t,x (d = 2) or x1..xd. `inputs` (may be NULL)
+ * renames the columns in any case. Writes one scalar node per output
+ * column into outputs (a width-m output named u gives u1..um) and its name
+ * into output_names (may be NULL); *n_outputs receives the column count,
+ * also when it exceeds max_outputs (then DDX_ERR_LIMIT). On failure
+ * ddx_graph_error(g) names the node, its op and what is supported; the
+ * graph is then left in an error state and is best freed. Nothing is read
+ * outside [data, data + size), whatever the bytes. */
+ddx_status ddx_graph_from_onnx(ddx_graph *g, const void *data, size_t size, const char *inputs,
+                               ddx_node *outputs, int max_outputs, int *n_outputs, char (*output_names)[64]);
+/* Same, reading the model from a file. */
+ddx_status ddx_graph_from_onnx_file(ddx_graph *g, const char *path, const char *inputs, ddx_node *outputs,
+                                    int max_outputs, int *n_outputs, char (*output_names)[64]);
 
 /* ---- compile and evaluate ---------------------------------------------- */
 typedef struct ddx_compile_options {

@@ -82,6 +82,20 @@ __device__ __forceinline__ void ddx_load_w(double (&w)[TM], const double *src) {
     }
 }
 
+/* Copies n reals (a multiple of 8, both ends 32-byte aligned: W^T rows are
+ * padded to 8 and the parameter blocks start on 8-real boundaries) from
+ * global to shared memory with 16-byte loads, all threads of the block. */
+__device__ __forceinline__ void ddx_stage(float *dst, const float *__restrict__ src, int n, int tid, int nt) {
+    const float4 *s = reinterpret_cast<const float4 *>(src);
+    float4 *d = reinterpret_cast<float4 *>(dst);
+    for (int i = tid; i < n / 4; i += nt) d[i] = s[i];
+}
+__device__ __forceinline__ void ddx_stage(double *dst, const double *__restrict__ src, int n, int tid, int nt) {
+    const double2 *s = reinterpret_cast<const double2 *>(src);
+    double2 *d = reinterpret_cast<double2 *>(dst);
+    for (int i = tid; i < n / 2; i += nt) d[i] = s[i];
+}
+
 /* y = EP(W a + b) for one dense layer over a tile of P points.
  *
  *   a    input value's block in shared memory (IN neurons x NCHA channels)
@@ -103,6 +117,7 @@ __device__ __forceinline__ void ddx_dense_layer(const T *a, T *y, const T *__res
     constexpr int TASKS = NTM * NTN;
     static_assert(P % TN == 0, "points per thread must divide the tile");
     static_assert(NTM * TM <= OUTP, "padded width too small");
+    static_assert(OUTP % 8 == 0, "W^T rows are padded to 8 reals");
 
     /* nobody reads bsh after the previous layer's post-GEMM barrier */
     for (int i = tid; i < OUT; i += NT) bsh[i] = gb[i];
@@ -124,7 +139,7 @@ __device__ __forceinline__ void ddx_dense_layer(const T *a, T *y, const T *__res
         for (int k0 = 0; k0 < IN; k0 += KC) {
             const int kn = IN - k0 < KC ? IN - k0 : KC;
             __syncthreads(); /* writers of a, and readers of the previous W chunk, are done */
-            for (int i = tid; i < kn * OUTP; i += NT) wsh[i] = gWt[k0 * OUTP + i];
+            ddx_stage(wsh, gWt + k0 * OUTP, kn * OUTP, tid, NT);
             __syncthreads();
             if (active) {
                 const T *ap = a + (k0 * NCHA) * P + tn;

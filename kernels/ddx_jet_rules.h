@@ -134,6 +134,11 @@
             T r = (T)1 / z, f = (T)1;                                                           \
             for (int k = 0; k <= K; k++) {                                                      \
                 D[k] = f * base;                                                                \
+                /* at z = 0, base * r is 0 * inf: give z^(p-k)'s limit instead of NaN */        \
+                if (z == (T)0) {                                                                \
+                    T e = p - (T)k;                                                             \
+                    D[k] = f == (T)0 ? (T)0 : e > (T)0 ? (T)0 : e == (T)0 ? f : f * r;          \
+                }                                                                               \
                 base *= r;                                                                      \
                 f *= (p - (T)k);                                                                \
             }                                                                                   \

@@ -15,6 +15,20 @@ void assert_graph_ok(const ddx_graph *g) {
     if (ddx_graph_status(g) != DDX_OK) fail_msg("graph error: %s", ddx_graph_error(g));
 }
 
+ddx_status eval_program(ddx_program *p, ddx_precision prec, const double *pts, int64_t n, double *out) {
+    if (prec == DDX_F64) return ddx_program_eval(p, pts, n, out);
+    int d = ddx_program_num_inputs(p), K = ddx_program_num_outputs(p);
+    float *pf = malloc(sizeof(float) * (size_t)(n * d)), *of = malloc(sizeof(float) * (size_t)(n * K));
+    assert_non_null(pf);
+    assert_non_null(of);
+    for (int64_t i = 0; i < n * d; i++) pf[i] = (float)pts[i];
+    ddx_status st = ddx_program_eval(p, pf, n, of);
+    for (int64_t i = 0; i < n * K; i++) out[i] = of[i];
+    free(pf);
+    free(of);
+    return st;
+}
+
 void eval_graph(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec, const double *pts,
                 int64_t n, double *out) {
     assert_graph_ok(g);
@@ -25,19 +39,7 @@ void eval_graph(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision pre
     ddx_program *p = NULL;
     ddx_status st = ddx_compile(g, outs, nouts, &o, &p);
     if (st != DDX_OK) fail_msg("compile: %s", ddx_graph_error(g));
-    int d = ddx_program_num_inputs(p), K = ddx_program_num_outputs(p);
-    if (prec == DDX_F64) {
-        st = ddx_program_eval(p, pts, n, out);
-    } else {
-        float *pf = malloc(sizeof(float) * (size_t)(n * d)), *of = malloc(sizeof(float) * (size_t)(n * K));
-        assert_non_null(pf);
-        assert_non_null(of);
-        for (int64_t i = 0; i < n * d; i++) pf[i] = (float)pts[i];
-        st = ddx_program_eval(p, pf, n, of);
-        for (int64_t i = 0; i < n * K; i++) out[i] = of[i];
-        free(pf);
-        free(of);
-    }
+    st = eval_program(p, prec, pts, n, out);
     if (st != DDX_OK) fail_msg("eval: %s", ddx_program_error(p));
     ddx_program_free(p);
 }

@@ -55,6 +55,13 @@ paste -d, <(tail -n +2 "$T/r.csv") <(tail -n +2 "$T/i.csv") | awk -F, '{want=$3+
 "$DDX" eval --model $M --derivs 'grad(u),hessian(u)' --points "$T/tx.csv" --out "$T/o.npy" --device cpu 2>/dev/null &&
     head -c 128 "$T/o.npy" | grep -q "'descr': '<f4'.*'shape': (3, 6)" && ok || bad "npy output header: $(head -c 100 "$T/o.npy" | tr -d '\0')"
 
+# --- D() names hold commas: CSV quotes them and they equal the u_xx spelling ---
+printf 'x1,x2,x3\n0.1,0.2,0.3\n' >"$T/x3.csv"
+"$DDX" eval --model mlp:3-8-1:tanh --derivs 'D(u,x1,x1),u' --points "$T/x3.csv" --out "$T/d.csv" --device cpu 2>"$T/err" &&
+    [ "$(head -1 "$T/d.csv")" = '"D(u,x1,x1)",u' ] && ok || bad "D() csv header: $(head -1 "$T/d.csv" 2>/dev/null) $(cat "$T/err")"
+"$DDX" eval --model mlp:3-8-1:tanh --derivs 'hessian(u)' --points "$T/x3.csv" --out "$T/h.csv" --device cpu 2>"$T/err" &&
+    [ "$(tail -1 "$T/d.csv" | cut -d, -f1)" = "$(tail -1 "$T/h.csv" | cut -d, -f1)" ] && ok || bad "D(u,x1,x1) != hessian[0]: $(cat "$T/err")"
+
 # --- check against finite differences passes, f32 and f64 ---
 "$DDX" check --model $M --derivs 'u,grad(u),hessian(u),u_xxx' --points "$T/tx.csv" --precision f64 --device cpu >"$T/chk" 2>&1 &&
     grep -q "u_xxx" "$T/chk" && ok || bad "check f64: $(cat "$T/chk")"
@@ -99,7 +106,7 @@ expect_fail "unwritable out" "$T/nodir/o.csv" "$DDX" eval --model $M --derivs u 
 expect_fail "bad precision" "expected f32 or f64" "$DDX" eval --model $M --derivs u --precision f16
 expect_fail "bad device" "expected auto, cpu or cuda" "$DDX" eval --model $M --derivs u --device tpu
 expect_fail "export expr" "only mlp" "$DDX" export --model 'expr:x' --out "$T/e2"
-expect_fail "onnx not yet" "ONNX" "$DDX" info --model model.onnx --derivs u
+expect_fail "missing onnx" "$T/none.onnx" "$DDX" info --model "$T/none.onnx" --derivs u
 
 # --device cuda without a GPU is a clear error; with one it works
 if "$DDX" info --model $M --derivs u --device cuda >/dev/null 2>"$T/err"; then ok; else

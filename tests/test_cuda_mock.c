@@ -1,0 +1,237 @@
+/* test_cuda_mock.c — the CUDA backend's host logic without a GPU: the
+ * driver and cuBLAS are replaced by tests/cuda_mock_driver.c (loaded
+ * through DDX_CUDA_DRIVER / DDX_CUBLAS), which checks that every copy,
+ * launch and GEMM stays inside its allocations, that async copies use
+ * pinned memory, and writes a pattern the test checks per row. Covered:
+ * strategy and prepare, the chunked two-stream pipeline with ragged tails,
+ * per-channel GEMMs on partial chunks, the out-of-memory halving and its
+ * final error, the device-pointer entry, context push/pop balance. Kernel
+ * arithmetic is test_cuda_emulate's job; real timing and concurrency need
+ * the GPU (test_cuda_gpu). */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "cuda_test_programs.h"
+#include "backend.h"
+#include "cuda_driver.h"
+#include "cuda_emit.h"
+#include "jet_program.h"
+
+static void *g_mock;
+
+static long mock_violations(void) {
+    long (*f)(void) = (long (*)(void))dlsym(g_mock, "ddx_mock_violations");
+    return f ? f() : -1;
+}
+
+static int mock_ctx_depth(void) {
+    int (*f)(void) = (int (*)(void))dlsym(g_mock, "ddx_mock_ctx_depth");
+    return f ? f() : -1;
+}
+
+static void set_int(const char *name, long long v) {
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    setenv(name, b, 1);
+}
+
+/* Tells the mock the geometry of the program it is about to run. */
+static void mock_geometry(cuda_case *c, ddx_precision prec) {
+    jet_program *jp = NULL;
+    char err[256];
+    assert_int_equal(jet_program_build(c->g, c->outs, c->nouts, &jp, err, sizeof err), DDX_OK);
+    cuda_wide_plan wp;
+    assert_int_equal(cuda_wide_plan_build(jp, prec, &wp, err, sizeof err), DDX_OK);
+    set_int("DDX_MOCK_D", c->d);
+    set_int("DDX_MOCK_K", c->ncols);
+    set_int("DDX_MOCK_RSZ", prec == DDX_F64 ? 8 : 4);
+    set_int("DDX_MOCK_WSROWS", jp->workspace);
+    set_int("DDX_MOCK_LASTSEG", wp.n_segs - 1);
+    cuda_wide_plan_free(&wp);
+    jet_program_free(jp);
+}
+
+static ddx_program *compile_cuda(cuda_case *c, ddx_precision prec, ddx_strategy strat) {
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    o.device = DDX_DEVICE_CUDA;
+    o.precision = prec;
+    o.strategy = strat;
+    ddx_program *p = NULL;
+    if (ddx_compile(c->g, c->outs, c->nouts, &o, &p) != DDX_OK) fail_msg("compile: %s", ddx_graph_error(c->g));
+    return p;
+}
+
+/* Evaluates n points and checks out[i][k] = pts[i][0] + k for every row. */
+static ddx_status run_and_check(ddx_program *p, const cuda_case *c, ddx_precision prec, int64_t n, int expect_ok) {
+    size_t rsz = prec == DDX_F64 ? 8 : 4;
+    char *pts = malloc(rsz * (size_t)(n * c->d)), *out = malloc(rsz * (size_t)(n * c->ncols));
+    for (int64_t i = 0; i < n * c->d; i++) {
+        double v = i % c->d == 0 ? (double)(i / c->d % 100000) : -1.0;
+        if (i / c->d == n / 2 && i % c->d == 0) v = NAN;
+        if (prec == DDX_F64)
+            ((double *)pts)[i] = v;
+        else
+            ((float *)pts)[i] = (float)v;
+    }
+    memset(out, 0, rsz * (size_t)(n * c->ncols));
+    ddx_status st = ddx_program_eval(p, pts, n, out);
+    if (expect_ok && st != DDX_OK) fail_msg("eval n=%lld: %s", (long long)n, ddx_program_error(p));
+    if (st == DDX_OK)
+        for (int64_t i = 0; i < n; i++)
+            for (int k = 0; k < c->ncols; k++) {
+                double x = prec == DDX_F64 ? ((double *)pts)[i * c->d] : ((float *)pts)[i * c->d];
+                double got = prec == DDX_F64 ? ((double *)out)[i * c->ncols + k] : ((float *)out)[i * c->ncols + k];
+                if (isnan(x) ? !isnan(got) : got != x + k)
+                    fail_msg("n=%lld: row %lld column %d: got %g want %g", (long long)n, (long long)i, k, got, x + k);
+            }
+    free(pts);
+    free(out);
+    assert_int_equal(mock_violations(), 0);
+    assert_int_equal(mock_ctx_depth(), 0);
+    return st;
+}
+
+static void check_program(int which, ddx_precision prec, ddx_strategy strat, const char *chunk) {
+    cuda_case c;
+    cuda_case_build(which, &c);
+    mock_geometry(&c, prec);
+    if (chunk)
+        setenv("DDX_CUDA_CHUNK", chunk, 1);
+    else
+        unsetenv("DDX_CUDA_CHUNK");
+    ddx_program *p = compile_cuda(&c, prec, strat);
+    static const int64_t sizes[] = {1, 31, 1000, 100003};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) run_and_check(p, &c, prec, sizes[s], 1);
+    /* the same program again: buffers are reused */
+    run_and_check(p, &c, prec, 4097, 1);
+    ddx_program_free(p);
+    ddx_graph_free(c.g);
+    unsetenv("DDX_CUDA_CHUNK");
+}
+
+static void test_available(void **state) {
+    (void)state;
+    char why[256] = "";
+    assert_true(ddx_backend_cuda()->available(why, sizeof why));
+    cuda_case c;
+    cuda_case_build(CASE_W1, &c);
+    mock_geometry(&c, DDX_F32);
+    ddx_program *p = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO);
+    char buf[8192];
+    ddx_program_describe(p, buf, sizeof buf);
+    printf("%s", buf);
+    assert_non_null(strstr(buf, "device cuda: ddx mock device"));
+    assert_non_null(strstr(buf, "strategy: fused (widest layer 64 <= 128"));
+    assert_non_null(strstr(buf, "128 threads per block, 32 points per block"));
+    assert_non_null(strstr(buf, "registers 128, spill stores 0 bytes, spill loads 0 bytes"));
+    ddx_program_free(p);
+    ddx_graph_free(c.g);
+}
+
+static void test_fused_pipeline(void **state) {
+    (void)state;
+    for (int prec = 0; prec < 2; prec++) {
+        check_program(CASE_W1, (ddx_precision)prec, DDX_STRATEGY_AUTO, NULL);
+        check_program(CASE_W1, (ddx_precision)prec, DDX_STRATEGY_AUTO, "4096"); /* many chunks, two streams */
+        check_program(CASE_SEED, (ddx_precision)prec, DDX_STRATEGY_AUTO, "1000");
+    }
+}
+
+static void test_wide_pipeline(void **state) {
+    (void)state;
+    for (int prec = 0; prec < 2; prec++) {
+        check_program(CASE_W3, (ddx_precision)prec, DDX_STRATEGY_AUTO, NULL);
+        check_program(CASE_W3, (ddx_precision)prec, DDX_STRATEGY_AUTO, "1000"); /* partial chunks: per-channel GEMMs */
+        check_program(CASE_MIXED, (ddx_precision)prec, DDX_STRATEGY_CUBLAS, "512");
+        check_program(CASE_W2, (ddx_precision)prec, DDX_STRATEGY_CUBLAS, NULL);
+    }
+    /* little free memory: the chunk follows it */
+    setenv("DDX_MOCK_FREE_MB", "64", 1);
+    check_program(CASE_W3, DDX_F32, DDX_STRATEGY_AUTO, NULL);
+    unsetenv("DDX_MOCK_FREE_MB");
+}
+
+static void test_out_of_memory(void **state) {
+    (void)state;
+    cuda_case c;
+    cuda_case_build(CASE_W1, &c);
+    mock_geometry(&c, DDX_F32);
+    ddx_program *p = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO);
+    /* 2^20 points x 7 outputs x 4 bytes = 29 MB per output buffer: halves to fit */
+    setenv("DDX_CUDA_OOM_ABOVE", "20000000", 1);
+    run_and_check(p, &c, DDX_F32, (1 << 20) + 77, 1);
+    ddx_program *q = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO);
+    setenv("DDX_CUDA_OOM_ABOVE", "100", 1);
+    ddx_status st = run_and_check(q, &c, DDX_F32, 1000, 0);
+    unsetenv("DDX_CUDA_OOM_ABOVE");
+    assert_int_equal(st, DDX_ERR_OUT_OF_MEMORY);
+    printf("out of memory: %s\n", ddx_program_error(q));
+    assert_non_null(strstr(ddx_program_error(q), "device out of memory even at a chunk of 32 points"));
+    assert_non_null(strstr(ddx_program_error(q), "cuMemAlloc("));
+    /* and the program still works once memory is back */
+    run_and_check(q, &c, DDX_F32, 1000, 1);
+    ddx_program_free(q);
+    ddx_program_free(p);
+    ddx_graph_free(c.g);
+}
+
+static void test_device_entry(void **state) {
+    (void)state;
+    char why[256];
+    const ddx_cu_api *cu = ddx_cu(why, sizeof why);
+    assert_non_null(cu);
+    static const int cases[] = {CASE_W1, CASE_W3};
+    for (int w = 0; w < 2; w++) {
+        cuda_case c;
+        cuda_case_build(cases[w], &c);
+        mock_geometry(&c, DDX_F32);
+        setenv("DDX_CUDA_CHUNK", "1000", 1);
+        ddx_program *p = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO);
+        const int64_t n = 4321;
+        CUdeviceptr dp, dout;
+        assert_int_equal(cu->MemAlloc(&dp, sizeof(float) * (size_t)(n * c.d)), CUDA_SUCCESS);
+        assert_int_equal(cu->MemAlloc(&dout, sizeof(float) * (size_t)(n * c.ncols)), CUDA_SUCCESS);
+        float *pts = (float *)(uintptr_t)dp, *out = (float *)(uintptr_t)dout; /* mock memory is host memory */
+        for (int64_t i = 0; i < n * c.d; i++) pts[i] = (float)(i % 977);
+        assert_int_equal(ddx_program_eval_device(p, pts, n, out), DDX_OK);
+        for (int64_t i = 0; i < n; i++)
+            for (int k = 0; k < c.ncols; k++) assert_true(out[i * c.ncols + k] == pts[i * c.d] + (float)k);
+        float host[4];
+        assert_int_equal(ddx_program_eval_device(p, host, 1, out), DDX_ERR_INVALID_ARG);
+        assert_non_null(strstr(ddx_program_error(p), "d_points"));
+        cu->MemFree(dp);
+        cu->MemFree(dout);
+        assert_int_equal(mock_violations(), 0);
+        assert_int_equal(mock_ctx_depth(), 0);
+        ddx_program_free(p);
+        ddx_graph_free(c.g);
+        unsetenv("DDX_CUDA_CHUNK");
+    }
+}
+
+int main(void) {
+    const char *lib = getenv("DDX_MOCK_LIB");
+    if (!lib || !*lib) {
+        printf("skipped: DDX_MOCK_LIB (the mock driver library) is not set\n");
+        return 0;
+    }
+    /* before anything loads the real driver */
+    setenv("DDX_CUDA_DRIVER", lib, 1);
+    setenv("DDX_CUBLAS", lib, 1);
+    g_mock = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!g_mock) {
+        printf("cannot load %s: %s\n", lib, dlerror());
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_available),     cmocka_unit_test(test_fused_pipeline),
+        cmocka_unit_test(test_wide_pipeline), cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_device_entry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

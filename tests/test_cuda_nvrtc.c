@@ -1,0 +1,257 @@
+/* test_cuda_nvrtc.c — the CUDA backend without a GPU: every test program
+ * is lowered, emitted and compiled by NVRTC for sm_80 and sm_90 in f32 and
+ * f64 through the public ddx_cuda_compile_report; the reference workload
+ * (W1, f32, sm_90) must not spill; the kernel cache, compile errors,
+ * forced strategies and the no-driver path behave as documented. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "cuda_test_programs.h"
+#include "backend.h"
+#include "cuda_driver.h"
+#include "cuda_emit.h"
+
+static int report_int(const char *rep, const char *key) {
+    const char *s = strstr(rep, key);
+    if (!s) fail_msg("report has no \"%s\":\n%s", key, rep);
+    return atoi(s + strlen(key));
+}
+
+static ddx_status report(int which, ddx_precision prec, ddx_strategy strat, const char *arch, char *buf, size_t cap,
+                         char *err, size_t errcap) {
+    cuda_case c;
+    cuda_case_build(which, &c);
+    assert_graph_ok(c.g);
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    o.precision = prec;
+    o.strategy = strat;
+    ddx_status st = ddx_cuda_compile_report(c.g, c.outs, c.nouts, &o, arch, buf, cap);
+    snprintf(err, errcap, "%s", ddx_graph_error(c.g));
+    ddx_graph_free(c.g);
+    return st;
+}
+
+/* The programs of the issue, both precisions, sm_80 and sm_90. */
+static void test_compile_all_programs(void **state) {
+    (void)state;
+    static const int cases[] = {CASE_SEED, CASE_W1, CASE_W2, CASE_ACTS, CASE_W3};
+    static const char *archs[] = {"sm_80", "sm_90"};
+    char buf[4096], err[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int prec = 0; prec < 2; prec++)
+            for (int a = 0; a < 2; a++) {
+                struct timespec t0, t1;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                ddx_status st = report(cases[i], (ddx_precision)prec, DDX_STRATEGY_AUTO, archs[a], buf, sizeof buf,
+                                       err, sizeof err);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                if (st != DDX_OK)
+                    fail_msg("%s %s %s: %s: %s", cuda_case_names[cases[i]], prec ? "f64" : "f32", archs[a],
+                             ddx_status_string(st), err);
+                double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+                /* one line per build: bench/device-check.sh collects the times */
+                printf("nvrtc %-5s %s %s: %6.0f ms, registers %d, spill stores %d bytes, spill loads %d bytes, %s\n",
+                       cuda_case_names[cases[i]], prec ? "f64" : "f32", archs[a], ms,
+                       report_int(buf, "registers "), report_int(buf, "spill stores "),
+                       report_int(buf, "spill loads "),
+                       strstr(buf, "NVRTC compiled") ? "compiled" : "cached");
+                if (cases[i] == CASE_W3) assert_non_null(strstr(buf, "strategy: cublas (widest layer 256 > 128"));
+                else assert_non_null(strstr(buf, "strategy: fused"));
+                assert_non_null(strstr(buf, "threads per block"));
+            }
+}
+
+/* The reference workload must not spill at sm_90 (f32 and f64). */
+static void test_w1_no_spills(void **state) {
+    (void)state;
+    char buf[4096], err[1024];
+    for (int prec = 0; prec < 2; prec++) {
+        ddx_status st = report(CASE_W1, (ddx_precision)prec, DDX_STRATEGY_AUTO, "sm_90", buf, sizeof buf, err,
+                               sizeof err);
+        if (st) fail_msg("W1: %s", err);
+        printf("W1 %s sm_90:\n%s", prec ? "f64" : "f32", buf);
+        assert_int_equal(report_int(buf, "spill stores "), 0);
+        assert_int_equal(report_int(buf, "spill loads "), 0);
+        assert_int_equal(report_int(buf, "stack "), 0);
+        assert_true(report_int(buf, "registers ") > 0);
+    }
+}
+
+/* Forced strategies: W1 through cuBLAS compiles; W3 in f64 cannot be fused
+ * and says why; the extra programs compile both ways. */
+static void test_forced_strategies(void **state) {
+    (void)state;
+    char buf[4096], err[1024];
+    assert_int_equal(report(CASE_W1, DDX_F32, DDX_STRATEGY_CUBLAS, "sm_90", buf, sizeof buf, err, sizeof err), DDX_OK);
+    assert_non_null(strstr(buf, "strategy: cublas (asked for)"));
+    assert_int_equal(report(CASE_W3, DDX_F64, DDX_STRATEGY_FUSED, "sm_90", buf, sizeof buf, err, sizeof err),
+                     DDX_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err, "shared memory"));
+    static const int extra[] = {CASE_MIXED, CASE_RESNET, CASE_SHARED, CASE_W1_SMALL, CASE_MISC, CASE_DEEP};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        for (int s = 1; s <= 2; s++) {
+            ddx_status st = report(extra[i], DDX_F32, (ddx_strategy)s, "sm_90", buf, sizeof buf, err, sizeof err);
+            if (st) fail_msg("%s strategy %d: %s", cuda_case_names[extra[i]], s, err);
+        }
+}
+
+/* Disk cache: a second build after emptying the memory cache reads the
+ * file; an unusable cache folder warns and goes on. */
+static void test_kernel_cache(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ddx-cache-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char saved[1024] = "";
+    const char *old = getenv("DDX_CACHE_DIR");
+    int had = old != NULL;
+    if (had) snprintf(saved, sizeof saved, "%s", old);
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/nested/ddx", dir);
+    setenv("DDX_CACHE_DIR", sub, 1);
+    const char *src = "typedef float real;\n#include \"ddx_fused.cuh\"\n"
+                      "extern \"C\" __global__ void k(real *x) { x[threadIdx.x] = ddx_tanh_r(x[threadIdx.x]); }\n";
+    ddx_kernel_binary a, b;
+    char err[1024];
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &a, err, sizeof err), DDX_OK);
+    assert_int_equal(a.cache, 0);
+    assert_true(a.size > 0 && a.n_kernels == 1);
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 1); /* memory */
+    ddx_kernel_binary_free(&b);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 2); /* disk */
+    assert_int_equal((long)b.size, (long)a.size);
+    assert_memory_equal(a.image, b.image, a.size);
+    assert_int_equal(b.regs, a.regs);
+    ddx_kernel_binary_free(&b);
+    /* another arch is another key */
+    assert_int_equal(ddx_nvrtc_build(src, "sm_90", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 0);
+    ddx_kernel_binary_free(&b);
+    ddx_kernel_binary_free(&a);
+
+    /* a file where the folder should be: warn once, still compile */
+    char file[640];
+    snprintf(file, sizeof file, "%s/not-a-dir", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(sub, sizeof sub, "%s/cache", file);
+    setenv("DDX_CACHE_DIR", sub, 1);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_86", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 0);
+    ddx_kernel_binary_free(&b);
+    if (had) /* the other tests keep the build's cache folder, never ~/.cache */
+        setenv("DDX_CACHE_DIR", saved, 1);
+    else
+        unsetenv("DDX_CACHE_DIR");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A source NVRTC rejects: DDX_ERR_COMPILE with the log in the message. */
+static void test_compile_error(void **state) {
+    (void)state;
+    ddx_kernel_binary b;
+    char err[1024] = "";
+    const char *src = "typedef float real;\nextern \"C\" __global__ void k(real *x) { x[0] = undeclared_thing; }\n";
+    fprintf(stderr, "(an NVRTC error and a numbered source follow: expected)\n");
+    assert_int_equal(ddx_nvrtc_build(src, "sm_90", &b, err, sizeof err), DDX_ERR_COMPILE);
+    assert_non_null(strstr(err, "undeclared_thing"));
+}
+
+/* The ptxas -v parser, on the format this toolkit writes. */
+static void test_parse_ptxas(void **state) {
+    (void)state;
+    const char *log = "ptxas info    : 0 bytes gmem\n"
+                      "ptxas info    : Compiling entry function 'a' for 'sm_90'\n"
+                      "ptxas info    : Function properties for a\n"
+                      "ptxas         .     16 bytes stack frame, 8 bytes spill stores, 12 bytes spill loads\n"
+                      "ptxas info    : Used 40 registers, used 1 barriers, 16 bytes cumulative stack size\n"
+                      "ptxas info    : Compiling entry function 'b' for 'sm_90'\n"
+                      "ptxas info    : Function properties for b\n"
+                      "ptxas         .     0 bytes stack frame, 4 bytes spill stores, 4 bytes spill loads\n"
+                      "ptxas info    : Used 128 registers, used 0 barriers\n";
+    ddx_kernel_binary b = {0};
+    ddx_parse_ptxas_log(log, &b);
+    assert_int_equal(b.n_kernels, 2);
+    assert_int_equal(b.regs, 128);
+    assert_int_equal(b.spill_stores, 12);
+    assert_int_equal(b.spill_loads, 16);
+    assert_int_equal(b.stack_bytes, 16);
+}
+
+/* NVRTC supports the two architectures of the issue as real targets. */
+static void test_arch_choice(void **state) {
+    (void)state;
+    char a[32];
+    ddx_nvrtc_arch_for(8, 0, a, sizeof a);
+    assert_string_equal(a, "sm_80");
+    ddx_nvrtc_arch_for(9, 0, a, sizeof a);
+    assert_string_equal(a, "sm_90");
+    ddx_nvrtc_arch_for(99, 9, a, sizeof a); /* newer than this NVRTC: PTX */
+    assert_int_equal(strncmp(a, "compute_", 8), 0);
+    assert_int_equal((long)cuda_arch_smem_limit("sm_90"), 232448);
+    assert_int_equal((long)cuda_arch_smem_limit("sm_80"), 166912);
+}
+
+/* Without a driver: available() says why, in one line; device cuda is an
+ * error; AUTO falls back to the CPU. Run in a child, since the driver is
+ * loaded once per process. */
+static void test_no_driver(void **state) {
+    (void)state;
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("DDX_CUDA_DRIVER", "/nonexistent/libcuda.so.1", 1);
+        char why[256] = "";
+        const ddx_backend_i *be = ddx_backend_cuda();
+        if (!be || be->available(why, sizeof why)) _exit(1);
+        if (strcmp(why, "no CUDA driver (/nonexistent/libcuda.so.1 not found)") != 0) _exit(2);
+        cuda_case c;
+        cuda_case_build(CASE_SEED, &c);
+        ddx_compile_options o;
+        ddx_compile_options_default(&o);
+        o.device = DDX_DEVICE_CUDA;
+        ddx_program *p = NULL;
+        if (ddx_compile(c.g, c.outs, c.nouts, &o, &p) != DDX_ERR_NO_DEVICE) _exit(3);
+        if (!strstr(ddx_graph_error(c.g), "no CUDA driver")) _exit(4);
+        ddx_graph_clear_error(c.g);
+        o.device = DDX_DEVICE_AUTO;
+        if (ddx_compile(c.g, c.outs, c.nouts, &o, &p) != DDX_OK) _exit(5);
+        if (ddx_program_device(p) != DDX_DEVICE_CPU) _exit(6);
+        ddx_program_free(p);
+        ddx_graph_free(c.g);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* and in this process, the real answer is one line either way */
+    char why[256] = "";
+    int ok = ddx_backend_cuda()->available(why, sizeof why);
+    printf("cuda available: %d%s%s\n", ok, ok ? "" : " — ", ok ? "" : why);
+    if (!ok) assert_null(strchr(why, '\n'));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_ptxas),  cmocka_unit_test(test_arch_choice),
+        cmocka_unit_test(test_no_driver),    cmocka_unit_test(test_compile_error),
+        cmocka_unit_test(test_kernel_cache), cmocka_unit_test(test_w1_no_spills),
+        cmocka_unit_test(test_forced_strategies), cmocka_unit_test(test_compile_all_programs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
