@@ -5,6 +5,9 @@
 # with PyTorch and JAX (bench/compare.py), print one table.
 #
 #   bash bench/device-check.sh            # results under $OUT (default /tmp/ddx-device-check)
+#   bash bench/device-check.sh scale      # the scale/precision run instead (bench/device-scale.sh):
+#                                         # N sweep to 2^26, a batch past device memory, f64 vs f32,
+#                                         # fused vs cuBLAS by width, W3 against the peers
 #
 # Made for a short lease (H100/H200, 16 cores, no internet): every step has
 # a timeout and the whole run a deadline (DDX_CHECK_SECONDS, default 450 s);
@@ -21,7 +24,9 @@ OUT=${OUT:-/tmp/ddx-device-check}
 WORK=${DDX_CHECK_WORK:-/tmp/ddx-device-check-work}
 BUILD=${DDX_CHECK_BUILD:-$ROOT/build-gpu}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 8)}
-BUDGET=${DDX_CHECK_SECONDS:-450}
+MODE=${1:-check}
+case "$MODE" in check | scale) ;; *) echo "usage: device-check.sh [check|scale]" >&2; exit 2 ;; esac
+BUDGET=${DDX_CHECK_SECONDS:-$([ "$MODE" = scale ] && echo 540 || echo 450)}
 mkdir -p "$OUT" "$WORK"
 START=$(date +%s)
 STEPS="$OUT/steps.log"
@@ -90,8 +95,26 @@ fi
 run_step "configure" 90 cmake -S "$ROOT" -B "$BUILD" -DDDX_CUDA=ON -DCMAKE_BUILD_TYPE=Release "${CMAKE_EXTRA[@]}"
 # -k: another part of the tree failing to build must not stop the CUDA parts
 run_step "build" 240 cmake --build "$BUILD" -j "$JOBS" -- -k
-DDX="$BUILD/ddx"
+DDX=${DDX_CHECK_BIN:-$BUILD/ddx} # DDX_CHECK_BIN: a rehearsal stand-in (bench/device-scale.sh)
 [ -x "$DDX" ] || SUMMARY_ROWS+=("$(printf '%-28s %-8s %6s  %s' "ddx binary" "MISSING" "-" "bench steps will fail")")
+
+if [ "$MODE" = scale ]; then
+    export DDX_CACHE_DIR="$WORK/kernel-cache"
+    # shellcheck source=bench/device-scale.sh
+    . "$ROOT/bench/device-scale.sh" > "$WORK/scale-tables.txt" 2>&1
+    {
+        echo "ddx device check (scale) — $(date -u '+%F %T UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)"
+        echo
+        printf '%-28s %-8s %6s  %s\n' "step" "status" "time" "note"
+        for r in "${SUMMARY_ROWS[@]}"; do echo "$r"; done
+        echo
+        cat "$WORK/scale-tables.txt"
+        echo
+        echo "total $(($(now) - START)) s (deadline $BUDGET s); logs: $OUT/steps.log"
+    } > "$OUT/summary.txt" 2>&1
+    cat "$OUT/summary.txt"
+    exit 0
+fi
 
 # ---- GPU tests ---------------------------------------------------------------------------
 # (test_cuda_nvrtc, _mock and _emulate need no GPU: CI runs them. A kernel
@@ -173,14 +196,22 @@ fi
     printf '%-28s %-8s %6s  %s\n' "step" "status" "time" "note"
     for r in "${SUMMARY_ROWS[@]}"; do echo "$r"; done
     echo
-    printf '%-4s %-10s %14s %12s %10s %12s %12s\n' "work" "N" "points/s" "median s" "GFLOP/s" "nvrtc cold" "nvrtc cached"
+    # FP32 FFMA peak of the card, TFLOP/s (vendor figures; DDX_FP32_PEAK_TFLOPS overrides)
+    GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+    PEAK=${DDX_FP32_PEAK_TFLOPS:-$(case "$GPU_NAME" in
+        *H200*) echo 66.9 ;; *H100*PCIe*) echo 51.2 ;; *H100*) echo 66.9 ;;
+        *A100*) echo 19.5 ;; *L40S*) echo 91.6 ;; *) echo "" ;; esac)}
+    echo "FP32 peak used for %: ${PEAK:-unknown} TFLOP/s (${GPU_NAME:-no GPU name})"
+    printf '%-4s %-10s %14s %12s %10s %8s %12s %12s\n' "work" "N" "points/s" "median s" "TFLOP/s" "% peak" "nvrtc cold" "nvrtc cached"
     for w in W1 W2 W3; do
-        python3 - "$WORK/bench_$w.json" "$w" "$(eval echo \${CT_${w}_cold:-})" "$(eval echo \${CT_${w}_cached:-})" <<'EOF'
+        python3 - "$WORK/bench_$w.json" "$w" "$(eval echo \${CT_${w}_cold:-})" "$(eval echo \${CT_${w}_cached:-})" "$PEAK" <<'EOF'
 import json, sys
-p, w, cold, cached = sys.argv[1:5]
+p, w, cold, cached, peak = sys.argv[1:6]
 try:
     r = json.load(open(p))
-    print(f"{w:<4} {r['n']:<10} {r['points_per_s']:14.4g} {r['median_s']:12.4g} {r['gflops']:10.1f} "
+    tf = r['gflops'] / 1e3
+    pct = f"{100 * tf / float(peak):7.1f}%" if peak else "      -"
+    print(f"{w:<4} {r['n']:<10} {r['points_per_s']:14.4g} {r['median_s']:12.4g} {tf:10.2f} {pct} "
           f"{(cold or '-') + ' s':>12} {(cached or '-') + ' s':>12}")
 except Exception as e:  # noqa: BLE001
     print(f"{w:<4} {'-':<10} {'no result':>14}   ({e.__class__.__name__})")

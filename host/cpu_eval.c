@@ -73,7 +73,7 @@ static ddx_status cpu_prepare(const jet_program *p, const ddx_compile_options *o
     s->prec = opt->precision;
     /* Tile size: the widest value of a tile should take ~512 KB, so a dense
      * layer's input and output jets stay in L2 (2 MB per core here): 256
-     * points for a 64-wide 6-channel layer, 32 for a 256-wide 21-channel
+     * points for a 64-wide 6-channel layer, 32 for a 256-wide 12..21-channel
      * Laplacian (measured: 1.5x faster than 256 there). Multiples of 32
      * keep the GEMM's 32-column strips whole. */
     int64_t widest = 1;

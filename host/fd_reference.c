@@ -77,6 +77,7 @@ static void eval_all(const ddx_graph *g, ddx_node upto, const double *x, double 
         case OP_CONCAT:
             for (int i = 0; i < nd->n_args; i++) v[i] = vals[nd->args[i]][0];
             break;
+        case OP_LAPLACE: v[0] = b[0]; break; /* b: the sum of d^2/dx_i^2 spelled with grad nodes */
         case OP_GRAD: {
             int alpha[DDX_MAX_INPUTS];
             ddx_node base = collapse_grad_chain(g, n, alpha);

@@ -101,6 +101,7 @@ static ddx_node add_node(ddx_graph *g, ddx_gnode nd) {
     for (int i = 0; i < nd.n_args; i++)
         if (g->nodes[nd.args[i]].order > sub) sub = g->nodes[nd.args[i]].order;
     nd.order += sub;
+    if (nd.op == OP_LAPLACE) nd.order = g->nodes[nd.b].order; /* b is the same sum, spelled with grads */
     g->nodes[g->n_nodes] = nd;
     return g->n_nodes++;
 }
@@ -384,7 +385,14 @@ ddx_node ddx_laplacian(ddx_graph *g, ddx_node y) {
         if (acc == DDX_NO_NODE) return DDX_NO_NODE;
     }
     if (acc == DDX_NO_NODE) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: graph has no inputs");
-    return acc;
+    /* With no grad below y, the compiler can carry the Laplacian as one
+     * collapsed channel (1 + d + 1 channels instead of 1 + d + d(d+1)/2 for
+     * the d diagonal partials); acc stays as the fallback. */
+    if (g->nodes[y].order > 0) return acc;
+    ddx_gnode n = blank(OP_LAPLACE, 1);
+    n.a = y;
+    n.b = acc;
+    return add_node(g, n);
 }
 
 const char *ddx_opcode_name(const ddx_gnode *n) {
@@ -402,6 +410,7 @@ const char *ddx_opcode_name(const ddx_gnode *n) {
     case OP_COMPONENT: return "component";
     case OP_CONCAT: return "concat";
     case OP_GRAD: return "grad";
+    case OP_LAPLACE: return "laplace";
     }
     return "?";
 }

@@ -8,7 +8,10 @@
 
 typedef enum ddx_opcode {
     OP_INPUT, OP_CONST, OP_ADD, OP_SUB, OP_MUL, OP_UNARY, OP_POWI, OP_POW,
-    OP_DENSE, OP_COMPONENT, OP_CONCAT, OP_GRAD
+    OP_DENSE, OP_COMPONENT, OP_CONCAT, OP_GRAD,
+    OP_LAPLACE /* sum_i d^2 a/dx_i^2 as one collapsed channel of a; b is the
+                * same sum spelled with grad nodes, used instead when the
+                * Laplacian itself is differentiated */
 } ddx_opcode;
 
 typedef struct ddx_dense_weights {

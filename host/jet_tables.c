@@ -51,6 +51,19 @@ int fdb_table_build(const mi_set *dst, const mi_set *src, int d, int kzero, int 
             if (add_fdb_term(&terms, &n, &cap, start[c], &t)) goto oom;
             continue;
         }
+        if (alpha->lap) { /* (f o z)_L = f'(z) z_L + f''(z) sum_i z_i^2 */
+            ddx_mi e = {{0}, 0};
+            fdb_term t = {1.0, 1, 1, {mi_set_find(src, alpha)}};
+            if ((kzero < 0 || kzero >= 1) && add_fdb_term(&terms, &n, &cap, start[c], &t)) goto oom;
+            for (int i = 0; i < d && (kzero < 0 || kzero >= 2); i++) {
+                e.a[i] = 1;
+                int ei = mi_set_find(src, &e);
+                e.a[i] = 0;
+                fdb_term q = {1.0, 2, 2, {ei, ei}};
+                if (add_fdb_term(&terms, &n, &cap, start[c], &q)) goto oom;
+            }
+            continue;
+        }
         /* labels: alpha written as a list of coordinates, e.g. (2,1) -> 0 0 1 */
         int label[DDX_MAX_ORDER], L = 0;
         for (int i = 0; i < d; i++)
@@ -105,6 +118,24 @@ int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, i
     for (int c = 0; c < dst->n; c++) {
         start[c] = n;
         const ddx_mi *alpha = &dst->v[c];
+        if (alpha->lap) { /* (xy)_L = x y_L + x_L y + 2 sum_i x_i y_i */
+            if (n + 2 + d > cap) {
+                int cc = 2 * (n + 2 + d) + 64;
+                leib_term *p = realloc(terms, sizeof(leib_term) * (size_t)cc);
+                if (!p) goto oom;
+                terms = p;
+                cap = cc;
+            }
+            ddx_mi zero = {{0}, 0}, e = {{0}, 0};
+            terms[n++] = (leib_term){1.0, mi_set_find(xs, &zero), mi_set_find(ys, alpha)};
+            terms[n++] = (leib_term){1.0, mi_set_find(xs, alpha), mi_set_find(ys, &zero)};
+            for (int i = 0; i < d; i++) {
+                e.a[i] = 1;
+                terms[n++] = (leib_term){2.0, mi_set_find(xs, &e), mi_set_find(ys, &e)};
+                e.a[i] = 0;
+            }
+            continue;
+        }
         /* every beta <= alpha is in dst (closed), hence in xs and ys */
         for (int bi = 0; bi <= c; bi++) {
             const ddx_mi *beta = &dst->v[bi];

@@ -65,7 +65,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
     case OP_INPUT: {
         if (!(in = new_instr(c, JI_INPUT, n))) return oom(c);
         in->input = x->ival;
-        ddx_mi e = {{0}};
+        ddx_mi e = {{0}, 0};
         e.a[x->ival] = 1;
         in->input_ch = mi_set_find(S, &e);
         return DDX_OK;
@@ -138,6 +138,21 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         in->a = p->node_value[x->a];
         in->amap = channel_map(S, &c->sets[x->a], x->ival);
         return in->amap ? DDX_OK : oom(c);
+    case OP_LAPLACE: {
+        /* value only: channel L of the operand; else a copy of the grad-spelled sum */
+        int collapsed = S->n == 1;
+        int src = collapsed ? x->a : x->b;
+        if (!(in = new_instr(c, JI_COPY, n))) return oom(c);
+        in->a = p->node_value[src];
+        if (!(in->amap = malloc(sizeof(int) * (size_t)S->n))) return oom(c);
+        if (collapsed) {
+            ddx_mi L = {{0}, 1};
+            in->amap[0] = mi_set_find(&c->sets[src], &L);
+        } else {
+            for (int k = 0; k < S->n; k++) in->amap[k] = mi_set_find(&c->sets[src], &S->v[k]);
+        }
+        return DDX_OK;
+    }
     case OP_CONCAT:
         for (int i = 0; i < x->n_args; i++) {
             if (!(in = new_instr(c, JI_COPY, n))) return oom(c);

@@ -9,18 +9,23 @@
 int mi_order(const ddx_mi *m) {
     int s = 0;
     for (int i = 0; i < DDX_MAX_INPUTS; i++) s += m->a[i];
-    return s;
+    return s + 2 * m->lap;
 }
 
 int mi_compare(const ddx_mi *x, const ddx_mi *y) {
     int ox = mi_order(x), oy = mi_order(y);
     if (ox != oy) return ox < oy ? -1 : 1;
+    if (x->lap != y->lap) return x->lap < y->lap ? -1 : 1;
     for (int i = 0; i < DDX_MAX_INPUTS; i++)
         if (x->a[i] != y->a[i]) return x->a[i] > y->a[i] ? -1 : 1;
     return 0;
 }
 
 int mi_leq(const ddx_mi *x, const ddx_mi *y) {
+    if (x->lap || y->lap) {
+        if (x->lap) return y->lap;
+        return y->lap && mi_order(x) <= 1; /* 0 and e_i lie below L */
+    }
     for (int i = 0; i < DDX_MAX_INPUTS; i++)
         if (x->a[i] > y->a[i]) return 0;
     return 1;
@@ -76,9 +81,15 @@ int mi_set_close(mi_set *s, int d) {
         memcpy(snap, s->v, sizeof(ddx_mi) * (size_t)n);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < d; j++) {
-                if (snap[i].a[j] == 0) continue;
                 ddx_mi m = snap[i];
-                m.a[j]--;
+                if (m.lap) { /* L reads the value and every first partial */
+                    m.lap = 0;
+                    m.a[j] = 1;
+                } else if (m.a[j] == 0) {
+                    continue;
+                } else {
+                    m.a[j]--;
+                }
                 if (mi_set_find(s, &m) < 0) {
                     if (mi_set_add(s, &m)) {
                         free(snap);
@@ -108,6 +119,10 @@ void mi_format(const ddx_mi *m, int d, const char *const *names, char *buf, int 
     buf[0] = 0;
     if (mi_order(m) == 0) {
         snprintf(buf, (size_t)cap, "0");
+        return;
+    }
+    if (m->lap) {
+        snprintf(buf, (size_t)cap, "lap");
         return;
     }
     for (int i = 0; i < d; i++)

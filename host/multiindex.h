@@ -8,8 +8,14 @@
 #include <stdint.h>
 #include "ddx.h"
 
+/* lap = 1 marks the collapsed Laplacian channel sum_i d^2/dx_i^2 (a all
+ * zero): one channel instead of the d diagonal second partials, for a
+ * laplacian() whose operand has no grad below it (DESIGN §3, "forward
+ * Laplacian"). It counts as order 2, sorts after the order-2 multi-indices,
+ * and its downward closure is {0, e_1..e_d}. */
 typedef struct ddx_mi {
     uint8_t a[DDX_MAX_INPUTS];
+    uint8_t lap;
 } ddx_mi;
 
 typedef struct mi_set {
@@ -19,7 +25,7 @@ typedef struct mi_set {
 
 int mi_order(const ddx_mi *m);
 int mi_compare(const ddx_mi *x, const ddx_mi *y);
-int mi_leq(const ddx_mi *x, const ddx_mi *y); /* componentwise x <= y */
+int mi_leq(const ddx_mi *x, const ddx_mi *y); /* componentwise x <= y; L's lower set is {0, e_i, L} */
 
 /* Index of m in s, or -1. */
 int mi_set_find(const mi_set *s, const ddx_mi *m);

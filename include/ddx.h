@@ -112,6 +112,10 @@ ddx_node ddx_partial(ddx_graph *g, ddx_node y, const int *alpha);
 /* Writes num_inputs nodes (gradient) or num_inputs^2 nodes, row-major. */
 ddx_status ddx_gradient(ddx_graph *g, ddx_node y, ddx_node *out);
 ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out);
+/* sum_i d^2 y / dx_i^2 over all inputs. When y has no grad below it, the
+ * compiler carries it as one collapsed Taylor channel (1 + d + 1 channels
+ * instead of 1 + 2d); ddx_program_node_coeffs reports that channel as d
+ * entries of -1. */
 ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
 
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */

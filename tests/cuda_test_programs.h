@@ -16,14 +16,16 @@ enum {
     CASE_W1,        /* 2-64-64-64-64-1 tanh: u, grad, hessian */
     CASE_W2,        /* the same network: Burgers residual u_t + u u_x - nu u_xx */
     CASE_ACTS,      /* sigmoid / silu / softplus / sin layers, third order */
-    CASE_W3,        /* 10-256-256-256-1 tanh: Laplacian (wide path) */
+    CASE_W3,        /* 10-256-256-256-1 tanh: Laplacian, collapsed: 12 channels (wide path) */
     CASE_MIXED,     /* a dense layer reading a subset of its input's channels */
     CASE_RESNET,    /* residual blocks: wide elementwise add */
     CASE_SHARED,    /* a layer output read twice: unfused tanh * sigmoid */
     CASE_W1_SMALL,  /* 2-16-16-1 tanh, u and all partials to order 4 */
     CASE_MISC,      /* vector output, linear layers, exp/log/sqrt/cos/powi/pow/neg/div */
     CASE_DEEP,      /* 3-128-128-1 tanh, all partials to order 3: 20 channels */
-    CASE_COUNT
+    CASE_COUNT,
+    /* outside the loops over all cases (too big for them): */
+    CASE_W3_PARTIALS /* W3's Laplacian spelled as sum of D(u,xi,xi): 21 channels */
 };
 
 static const char *const cuda_case_names[CASE_COUNT] = {"seed",  "W1",     "W2",     "acts",    "W3",
@@ -152,6 +154,19 @@ static void cuda_case_build(int which, cuda_case *c) {
         const ddx_unary_op a[3] = {DDX_TANH, DDX_TANH, DDX_TANH};
         ddx_node u = cc_mlp(g, x, 10, w, 3, a, 3);
         cc_out(c, ddx_laplacian(g, u), 2);
+        break;
+    }
+    case CASE_W3_PARTIALS: {
+        c->d = 10;
+        cc_inputs(g, 10, x);
+        const int w[3] = {256, 256, 256};
+        const ddx_unary_op a[3] = {DDX_TANH, DDX_TANH, DDX_TANH};
+        ddx_node u = cc_mlp(g, x, 10, w, 3, a, 3), sum = DDX_NO_NODE;
+        for (int i = 0; i < 10; i++) {
+            ddx_node t = ddx_grad(g, ddx_grad(g, u, x[i]), x[i]);
+            sum = i ? ddx_add(g, sum, t) : t;
+        }
+        cc_out(c, sum, 2);
         break;
     }
     case CASE_MIXED: {

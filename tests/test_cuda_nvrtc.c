@@ -85,16 +85,21 @@ static void test_w1_no_spills(void **state) {
     }
 }
 
-/* Forced strategies: W1 through cuBLAS compiles; W3 in f64 cannot be fused
- * and says why; the extra programs compile both ways. */
+/* Forced strategies: W1 through cuBLAS compiles; W3 with its Laplacian
+ * spelled as partials (21 channels) cannot be fused in f64 and says why,
+ * while the collapsed W3 (12 channels) can; the extra programs compile both
+ * ways. */
 static void test_forced_strategies(void **state) {
     (void)state;
     char buf[4096], err[1024];
     assert_int_equal(report(CASE_W1, DDX_F32, DDX_STRATEGY_CUBLAS, "sm_90", buf, sizeof buf, err, sizeof err), DDX_OK);
     assert_non_null(strstr(buf, "strategy: cublas (asked for)"));
-    assert_int_equal(report(CASE_W3, DDX_F64, DDX_STRATEGY_FUSED, "sm_90", buf, sizeof buf, err, sizeof err),
-                     DDX_ERR_UNSUPPORTED);
+    assert_int_equal(
+        report(CASE_W3_PARTIALS, DDX_F64, DDX_STRATEGY_FUSED, "sm_90", buf, sizeof buf, err, sizeof err),
+        DDX_ERR_UNSUPPORTED);
     assert_non_null(strstr(err, "shared memory"));
+    assert_int_equal(report(CASE_W3, DDX_F64, DDX_STRATEGY_FUSED, "sm_90", buf, sizeof buf, err, sizeof err), DDX_OK);
+    assert_non_null(strstr(buf, "strategy: fused (asked for)"));
     static const int extra[] = {CASE_MIXED, CASE_RESNET, CASE_SHARED, CASE_W1_SMALL, CASE_MISC, CASE_DEEP};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
         for (int s = 1; s <= 2; s++) {

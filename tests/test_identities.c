@@ -141,6 +141,68 @@ static void test_laplacian_is_trace(void **state) {
     ddx_graph_free(g);
 }
 
+/* ---- collapsed Laplacian channel ------------------------------------------
+ * laplacian() of a grad-free expression is carried as one channel L through
+ * the network (Faa di Bruno f' z_L + f'' sum z_i^2, Leibniz x y_L + x_L y +
+ * 2 sum x_i y_i). Compiled alone (so no explicit second partials exist to
+ * hide a wrong L), it must equal the trace of a separately compiled Hessian;
+ * the expression goes through products, powi/neg (orders that vanish) and
+ * the network. grad(laplacian(u)) falls back to grad-spelled partials and
+ * must equal the sum of the third partials. f64: 1e-13 of the terms' scale;
+ * f32 against f64: 1e-5 of the scale. */
+static void test_laplacian_collapsed(void **state) {
+    (void)state;
+    const int d = 3;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node xs[3] = {ddx_input(g, "x"), ddx_input(g, "y"), ddx_input(g, "z")};
+    ddx_node u = mlp(g, xs, d, 29);
+    ddx_node f = ddx_add(g, ddx_mul(g, ddx_mul(g, ddx_sin(g, xs[0]), u), xs[1]),
+                         ddx_sub(g, ddx_exp(g, u), ddx_neg(g, ddx_powi(g, u, 3))));
+    ddx_node lap = ddx_laplacian(g, f);
+    ddx_node h[9];
+    assert_int_equal(ddx_hessian(g, f, h), DDX_OK);
+    ddx_node diag[3] = {h[0], h[4], h[8]};
+    ddx_node dlap = ddx_grad(g, lap, xs[0]); /* differentiated: the fallback */
+    ddx_node third[3];
+    for (int i = 0; i < 3; i++) third[i] = ddx_grad(g, h[4 * i], xs[0]);
+    assert_graph_ok(g);
+
+    /* the collapsed program carries 1 + d + 1 channels */
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    o.device = DDX_DEVICE_CPU;
+    o.precision = DDX_F64;
+    ddx_program *p = NULL;
+    assert_int_equal(ddx_compile(g, &lap, 1, &o, &p), DDX_OK);
+    int co[5 * 3];
+    assert_int_equal(ddx_program_node_coeffs(p, u, co, 5), d + 2);
+    for (int i = 0; i < d; i++) assert_int_equal(co[4 * d + i], -1); /* L, last in graded order */
+    ddx_program_free(p);
+
+    double pts[NPTS * 3], vl[NPTS], vl32[NPTS], vh[NPTS * 3], vd[NPTS], vt[NPTS * 3];
+    random_points(pts, NPTS, d, -1, 1, 303);
+    eval_graph(g, &lap, 1, DDX_F64, pts, NPTS, vl);
+    eval_graph(g, &lap, 1, DDX_F32, pts, NPTS, vl32);
+    eval_graph(g, diag, 3, DDX_F64, pts, NPTS, vh);
+    eval_graph(g, &dlap, 1, DDX_F64, pts, NPTS, vd);
+    eval_graph(g, third, 3, DDX_F64, pts, NPTS, vt);
+    for (int q = 0; q < NPTS; q++) {
+        const double *e = vh + 3 * q, *t = vt + 3 * q;
+        double scale = fabs(e[0]) + fabs(e[1]) + fabs(e[2]);
+        expect_close("collapsed laplacian vs trace", q, vl[q], e[0] + e[1] + e[2], fmax(scale, 1e-300), 1e-13);
+        expect_close("collapsed laplacian f32 vs f64", q, vl32[q], vl[q], fmax(scale, 1e-3), 1e-5);
+        double s3 = fabs(t[0]) + fabs(t[1]) + fabs(t[2]);
+        expect_close("grad(laplacian) vs third partials", q, vd[q], t[0] + t[1] + t[2], fmax(s3, 1e-300), 1e-13);
+    }
+    /* independent: FD of the graph's own laplace node (the reference reads
+     * its grad-spelled form) at a few points */
+    for (int q = 0; q < 3; q++) {
+        double ref = fd_eval(g, lap, pts + q * d);
+        expect_close("collapsed laplacian vs FD", q, vl[q], ref, fmax(fabs(ref), 1e-3), 1e-6);
+    }
+    ddx_graph_free(g);
+}
+
 /* ---- product rule through grad ------------------------------------------ */
 
 static void test_product_rule(void **state) {
@@ -514,6 +576,7 @@ static void test_two_input_closed_forms(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hessian_symmetry),      cmocka_unit_test(test_laplacian_is_trace),
+        cmocka_unit_test(test_laplacian_collapsed),
         cmocka_unit_test(test_product_rule),          cmocka_unit_test(test_burgers_residual),
         cmocka_unit_test(test_exp_sin_order6),        cmocka_unit_test(test_reciprocal_order6),
         cmocka_unit_test(test_mixed_order6_exp_tx),   cmocka_unit_test(test_powers),

@@ -15,7 +15,7 @@ typedef struct cli_opts {
     int precision_set;
     ddx_strategy strategy;
     int64_t n;
-    int repeat, rows, threads, tile, seed;
+    int repeat, rows, threads, tile, seed, check_rows;
 } cli_opts;
 
 /* A model with its derivative list, compiled. */
@@ -39,8 +39,14 @@ int cli_fail(const char *cmd, const char *fmt, ...);
 double cli_now(void);
 /* Derivative order (grad nesting) of a graph node. */
 int cli_node_order(const ddx_graph *g, ddx_node n);
-/* Uniform points in [0,1]^d, deterministic. */
+/* Uniform points in [0,1]^d, deterministic; element i (row-major) is
+ * cli_uniform_at(seed, i), so any part can be made on its own. */
 void cli_uniform_points(double *pts, int64_t n, int d, uint64_t seed);
+double cli_uniform_at(uint64_t seed, int64_t i);
+/* Tolerance of `ddx check` for a derivative order. */
+double cli_check_tolerance(ddx_precision p, int order);
+/* Floor of the relative error's denominator, a fraction of the column max. */
+double cli_rel_floor(ddx_precision p);
 
 int cmd_eval(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -16,14 +16,23 @@ static const char *HELP =
     "usage: ddx check --model SPEC --derivs LIST --points IN [--precision f32|f64] [--rows N]\n"
     "                 [--inputs t,x] [--device auto|cpu|cuda]\n"
     "  Compares ddx with float64 Richardson-extrapolated central differences on the\n"
-    "  first N rows (default 16). Relative error: |ddx - ref| / max(|ref|, 1e-3 * max|ref|).\n"
+    "  first N rows (default 16). Relative error: |ddx - ref| / max(|ref|, F * max|ref|)\n"
+    "  over the column, F = 1e-3 in f64 and 1e-2 in f32.\n"
     "  Exit 1 when a column exceeds the tolerance of its derivative order.\n";
 
 /* Tolerances per derivative order: the finite-difference reference itself
  * is good to ~1e-9 at order 1 and ~1e-6 at order 4 in f64. */
+/* Floor of the relative error's denominator, as a fraction of the column's
+ * largest |ref|: values near a zero crossing are judged against the column's
+ * scale, which is what rounding is relative to. */
+double cli_rel_floor(ddx_precision p) { return p == DDX_F32 ? 1e-2 : 1e-3; }
+
 double cli_check_tolerance(ddx_precision p, int order) {
     static const double f64[] = {1e-12, 1e-8, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e-1};
-    static const double f32[] = {1e-5, 1e-4, 1e-3, 1e-2, 5e-2, 1e-1, 1e-1, 1e-1, 1e-1};
+    /* f32 order 0: an output summed over a deep network carries a few ulp of
+     * the column's scale (measured 2.3e-7 of max|u| for W1): 1e-5 of a 1e-3
+     * floor failed by rounding alone near zero crossings. */
+    static const double f32[] = {1e-4, 1e-4, 1e-3, 1e-2, 5e-2, 1e-1, 1e-1, 1e-1, 1e-1};
     if (order > 8) order = 8;
     return p == DDX_F64 ? f64[order] : f32[order];
 }
@@ -93,7 +102,7 @@ int cmd_check(int argc, char **argv) {
                 if (isfinite(v) && !isnan(r)) worst = INFINITY;
                 continue;
             }
-            double den = fabs(r) > 1e-3 * scale ? fabs(r) : 1e-3 * scale;
+            double den = fmax(fabs(r), cli_rel_floor(o.precision) * scale);
             if (den == 0) den = 1e-300;
             double e = fabs(v - r) / den;
             if (isnan(e) || e > worst) worst = isnan(e) ? INFINITY : e;

@@ -91,6 +91,9 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
         } else if (!strcmp(name, "repeat")) {
             if (parse_int64(v, 1, 10000, &x)) return cli_fail(cmd, "--repeat '%s': expected 1..10000", v), -1;
             o->repeat = (int)x;
+        } else if (!strcmp(name, "check-rows")) {
+            if (parse_int64(v, 1, 100000, &x)) return cli_fail(cmd, "--check-rows '%s': expected 1..100000", v), -1;
+            o->check_rows = (int)x;
         } else if (!strcmp(name, "rows")) {
             if (parse_int64(v, 1, 100000, &x)) return cli_fail(cmd, "--rows '%s': expected 1..100000", v), -1;
             o->rows = (int)x;
@@ -168,13 +171,15 @@ int cli_node_order(const ddx_graph *g, ddx_node n) {
     return (n >= 0 && n < g->n_nodes) ? g->nodes[n].order : 0;
 }
 
+double cli_uniform_at(uint64_t seed, int64_t i) {
+    /* splitmix64: the i-th state is a fixed step times i past the seed */
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + 7 + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
 void cli_uniform_points(double *pts, int64_t n, int d, uint64_t seed) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
-    for (int64_t i = 0; i < n * d; i++) {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        pts[i] = (double)(z >> 11) / 9007199254740992.0;
-    }
+    for (int64_t i = 0; i < n * d; i++) pts[i] = cli_uniform_at(seed, i);
 }

@@ -11,6 +11,7 @@
 
 int cli_wants_help(int argc, char **argv, const char *help);
 double cli_check_tolerance(ddx_precision p, int order);
+double cli_rel_floor(ddx_precision p);
 
 static const char *HELP =
     "usage: ddx demo [--n N] [--device auto|cpu|cuda] [--precision f32|f64] [--repeat R]\n"
@@ -86,7 +87,7 @@ int cmd_demo(int argc, char **argv) {
             if (fabs(refs[s]) > scale) scale = fabs(refs[s]);
         }
         for (int s = 0; s < 8; s++) {
-            double den = fmax(fabs(refs[s]), 1e-3 * scale);
+            double den = fmax(fabs(refs[s]), cli_rel_floor(o.precision) * scale);
             double e = den > 0 ? fabs(vals[s] - refs[s]) / den : fabs(vals[s]);
             if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
         }

@@ -55,6 +55,12 @@ paste -d, <(tail -n +2 "$T/r.csv") <(tail -n +2 "$T/i.csv") | awk -F, '{want=$3+
 "$DDX" eval --model $M --derivs 'grad(u),hessian(u)' --points "$T/tx.csv" --out "$T/o.npy" --device cpu 2>/dev/null &&
     head -c 128 "$T/o.npy" | grep -q "'descr': '<f4'.*'shape': (3, 6)" && ok || bad "npy output header: $(head -c 100 "$T/o.npy" | tr -d '\0')"
 
+# --- bench: a timed run, JSON, and --check-rows against the CPU float64 result ---
+"$DDX" bench --model $M --derivs 'u,hessian(u)' --n 3001 --repeat 2 --device cpu --check-rows 50 --json "$T/b.json" >"$T/b.txt" 2>&1 &&
+    grep -q "points/s" "$T/b.txt" && grep -q '"check_ok": true' "$T/b.json" && grep -c " ok$" "$T/b.txt" | grep -q '^5$' &&
+    python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$T/b.json" && ok || bad "bench check-rows: $(cat "$T/b.txt")"
+expect_fail "bench check-rows range" "expected 1..100000" "$DDX" bench --model $M --derivs u --check-rows 0
+
 # --- D() names hold commas: CSV quotes them and they equal the u_xx spelling ---
 printf 'x1,x2,x3\n0.1,0.2,0.3\n' >"$T/x3.csv"
 "$DDX" eval --model mlp:3-8-1:tanh --derivs 'D(u,x1,x1),u' --points "$T/x3.csv" --out "$T/d.csv" --device cpu 2>"$T/err" &&
