@@ -19,8 +19,8 @@
 DDX_DEFINE_JET_RULES(float, f32, expf, logf, log1pf, sinf, cosf, tanhf, powf, sqrtf, fabsf)
 DDX_DEFINE_JET_RULES(double, f64, exp, log, log1p, sin, cos, tanh, pow, sqrt, fabs)
 
-static inline float tanh_f32(float x) { return ddx_fast_tanhf(x); }
-static inline double tanh_f64(double x) { return ddx_fast_tanh(x); }
+static inline float tanh_d1_f32(float x, float *d1) { return ddx_fast_tanh_d1f(x, d1); }
+static inline double tanh_d1_f64(double x, double *d1) { return ddx_fast_tanh_d1(x, d1); }
 
 #define REAL float
 #define SFX f32

@@ -30,14 +30,15 @@ static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_pro
     if (in->uop == DDX_R_TANH) {
         /* hot path of every tanh network: a loop the compiler vectorizes */
         for (int i = 0; i < m; i++) {
-            REAL t = FN(tanh_)(z0[i]);
-            REAL s = (REAL)1 - t * t;
+            REAL s, t = FN(tanh_d1_)(z0[i], &s); /* s = tanh', accurate in saturation */
             D[0][i] = t;
             D[1][i] = s;
             D[2][i] = (REAL)-2 * t * s;
         }
+        /* tanh^(k) = tanh' R_k(tanh), R_k of degree k - 1 (row k of poly) */
         for (int k = 3; k <= K; k++)
-            for (int i = 0; i < m; i++) D[k][i] = FN(ddx_horner_)(poly + k * DDX_POLY_STRIDE, k + 1, D[0][i]);
+            for (int i = 0; i < m; i++)
+                D[k][i] = D[1][i] * FN(ddx_horner_)(poly + k * DDX_POLY_STRIDE, k - 1, D[0][i]);
     } else {
         REAL tmp[DDX_MAX_ORDER + 1];
         for (int i = 0; i < m; i++) {

@@ -5,16 +5,22 @@
  * accuracy near 0 (no 1 - e cancellation). expm1 by Cody-Waite reduction
  * z = k ln2 + r, |r| <= ln2/2, expm1(z) = 2^k expm1(r) + (2^k - 1), with
  * expm1(r) a Taylor polynomial (degree 8 in f32, 14 in f64: truncation
- * below half an ulp on |r| <= 0.347). Measured error: tests/test_cpu_math.c. */
+ * below half an ulp on |r| <= 0.347). Measured error: tests/test_cpu_math.c.
+ *
+ * The _d1 variants also return tanh'(x) = 4e / (1 + e)^2, e = exp(-2|x|) =
+ * 2^k (1 + expm1(r)), from the same reduction: full relative accuracy where
+ * 1 - tanh^2 cancels (|x| > ~5 in f32), 0 only once it underflows. */
 #ifndef DDX_CPU_MATH_H
 #define DDX_CPU_MATH_H
 
 #include <stdint.h>
 #include <string.h>
 
-static inline float ddx_fast_tanhf(float x) {
+static inline float ddx_fast_tanh_d1f(float x, float *d1) {
     float ax = x < 0 ? -x : x;
-    ax = ax < 9.5f ? ax : 9.5f; /* tanh(9.5) rounds to 1 in float; NaN handled below */
+    /* past 43, tanh is 1 and tanh' < 1e-37 (2^k below stays normal); NaN below */
+    float big = ax > 43.0f ? 0.0f : 1.0f;
+    ax = ax < 43.0f ? ax : 43.0f;
     float z = -2.0f * ax;
     /* k = round(z / ln2) via the 1.5*2^23 trick (vectorizes, no call) */
     float kf = (z * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -33,13 +39,23 @@ static inline float ddx_fast_tanhf(float x) {
     memcpy(&two_k, &bits, sizeof two_k);
     float m = two_k * p + (two_k - 1.0f);
     float t = -m / (2.0f + m);
+    float e = two_k * (1.0f + p);
+    *d1 = big * 4.0f * e / ((1.0f + e) * (1.0f + e));
     t = x < 0 ? -t : t;
+    *d1 = x != x ? x : *d1;
     return x != x ? x : t;
 }
 
-static inline double ddx_fast_tanh(double x) {
+static inline float ddx_fast_tanhf(float x) {
+    float d1;
+    return ddx_fast_tanh_d1f(x, &d1);
+}
+
+static inline double ddx_fast_tanh_d1(double x, double *d1) {
     double ax = x < 0 ? -x : x;
-    ax = ax < 19.5 ? ax : 19.5; /* tanh(19.5) rounds to 1 in double */
+    /* past 354, tanh is 1 and tanh' < 1e-306 (2^k below stays normal) */
+    double big = ax > 354.0 ? 0.0 : 1.0;
+    ax = ax < 354.0 ? ax : 354.0;
     double z = -2.0 * ax;
     double kf = (z * 1.4426950408889634074 + 6755399441055744.0) - 6755399441055744.0;
     double r = (z - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
@@ -57,8 +73,16 @@ static inline double ddx_fast_tanh(double x) {
     memcpy(&two_k, &bits, sizeof two_k);
     double m = two_k * p + (two_k - 1.0);
     double t = -m / (2.0 + m);
+    double e = two_k * (1.0 + p);
+    *d1 = big * 4.0 * e / ((1.0 + e) * (1.0 + e));
     t = x < 0 ? -t : t;
+    *d1 = x != x ? x : *d1;
     return x != x ? x : t;
+}
+
+static inline double ddx_fast_tanh(double x) {
+    double d1;
+    return ddx_fast_tanh_d1(x, &d1);
 }
 
 #endif

@@ -171,12 +171,18 @@ oom:
 
 void derivative_polys(int which, int kmax, double *rows) {
     /* P_0(t) = t; P_{k+1} = (1 - t^2) P_k'   (tanh)
-     * Q_0(s) = s; Q_{k+1} = (s - s^2) Q_k'   (sigmoid) */
+     * Q_0(s) = s; Q_{k+1} = (s - s^2) Q_k'   (sigmoid)
+     * Every P_k, Q_k with k >= 1 carries the factor f' = 1 - t^2 (s - s^2):
+     * row k >= 1 holds the quotient R_k = P_k / f' (degree k - 1), and the
+     * evaluators multiply by f' computed from exp(-2|z|) (exp(-|z|)), which
+     * stays accurate where 1 - t^2 cancels (saturated units). Row 0 is P_0. */
+    double P[(DDX_MAX_ORDER + 2) * DDX_POLY_STRIDE];
+    memset(P, 0, sizeof P);
     memset(rows, 0, sizeof(double) * (size_t)(kmax + 1) * DDX_POLY_STRIDE);
-    rows[1] = 1.0;
+    P[1] = 1.0;
     for (int k = 0; k < kmax; k++) {
-        const double *p = rows + k * DDX_POLY_STRIDE;
-        double *q = rows + (k + 1) * DDX_POLY_STRIDE;
+        const double *p = P + k * DDX_POLY_STRIDE;
+        double *q = P + (k + 1) * DDX_POLY_STRIDE;
         double dp[DDX_POLY_STRIDE] = {0};
         for (int j = 1; j < DDX_POLY_STRIDE; j++) dp[j - 1] = j * p[j];
         for (int j = 0; j + 2 < DDX_POLY_STRIDE; j++) {
@@ -187,6 +193,17 @@ void derivative_polys(int which, int kmax, double *rows) {
                 q[j + 1] += dp[j];
                 q[j + 2] -= dp[j];
             }
+        }
+    }
+    rows[1] = 1.0;
+    for (int k = 1; k <= kmax; k++) {
+        const double *p = P + k * DDX_POLY_STRIDE;
+        double *r = rows + k * DDX_POLY_STRIDE;
+        /* tanh: p_j = r_j - r_{j-2}; sigmoid: p_j = r_{j-1} - r_{j-2} (p_0 = 0) */
+        for (int j = 0; j + 2 < DDX_POLY_STRIDE; j++) {
+            double below = j >= 2 ? r[j - 2] : 0.0;
+            if (which == 0) r[j] = p[j] + below;
+            else r[j] = p[j + 1] + (j >= 1 ? r[j - 1] : 0.0);
         }
     }
 }

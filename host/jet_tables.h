@@ -15,6 +15,7 @@ int fdb_table_build(const mi_set *dst, const mi_set *src, int d, int kzero,
 int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, int d,
                         int **term_start, leib_term **terms);
 /* Row k (k = 0..kmax) of the tanh (which = 0) or sigmoid (which = 1)
- * derivative polynomials, DDX_POLY_STRIDE coefficients each. */
+ * derivative tables, DDX_POLY_STRIDE coefficients each: row 0 is P_0 (the
+ * identity), row k >= 1 the quotient R_k = P_k / f' (see ddx_jet_rules.h). */
 void derivative_polys(int which, int kmax, double *rows);
 #endif

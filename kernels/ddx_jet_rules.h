@@ -4,9 +4,13 @@
  *
  * D[k] = f^(k)(z) for k = 0..K. tanh and sigmoid use the polynomial
  * recurrences P_{k+1}(t) = (1 - t^2) P_k'(t) in t = tanh z and
- * Q_{k+1}(s) = s(1 - s) Q_k'(s) in s = sigmoid z, whose coefficients the
- * compiler computes once (poly, row k holds P_k or Q_k, DDX_POLY_STRIDE
- * coefficients, lowest power first). */
+ * Q_{k+1}(s) = s(1 - s) Q_k'(s) in s = sigmoid z. For k >= 1 both carry the
+ * first derivative as a factor, P_k = tanh' R_k(t), Q_k = sigmoid' R_k(s);
+ * the compiler computes the R_k once (poly: row 0 the identity, row k >= 1
+ * R_k of degree k - 1, DDX_POLY_STRIDE coefficients, lowest power first)
+ * and tanh' = 4e / (1 + e)^2 with e = exp(-2|z|), sigmoid' = e / (1 + e)^2
+ * with e = exp(-|z|), keep full relative accuracy in saturation, where
+ * 1 - t^2 and s(1 - s) cancel to a few ulp or to 0. */
 #ifndef DDX_JET_RULES_H
 #define DDX_JET_RULES_H
 
@@ -57,6 +61,17 @@
         T e = EXP(z);                                                                           \
         return e / ((T)1 + e);                                                                  \
     }                                                                                           \
+    /* tanh'(z) and sigmoid'(z) without cancellation */                                       \
+    DDX_HD T ddx_dtanh_##SFX(T z) {                                                             \
+        T e = EXP((T)-2 * FABS(z));                                                             \
+        return (T)4 * e / (((T)1 + e) * ((T)1 + e));                                            \
+    }                                                                                           \
+    /* sigmoid(z), and sigmoid'(z) into *d1, from one exp */                                    \
+    DDX_HD T ddx_sigmoid_d1_##SFX(T z, T *d1) {                                                 \
+        T e = EXP(-FABS(z)), r = (T)1 / ((T)1 + e);                                             \
+        *d1 = e * r * r;                                                                        \
+        return z >= (T)0 ? r : e * r;                                                           \
+    }                                                                                           \
     DDX_HD void ddx_unary_derivs_##SFX(int op, T z, int K, T param, const T *poly, T *D) {      \
         switch (op) {                                                                           \
         case DDX_R_NEG:                                                                         \
@@ -88,30 +103,31 @@
             break;                                                                              \
         }                                                                                       \
         case DDX_R_TANH: {                                                                      \
-            T t = TANH(z);                                                                      \
+            T t = TANH(z), d1 = ddx_dtanh_##SFX(z);                                             \
             D[0] = t;                                                                           \
-            for (int k = 1; k <= K; k++) D[k] = ddx_horner_##SFX(poly + k * DDX_POLY_STRIDE, k + 1, t); \
+            for (int k = 1; k <= K; k++) D[k] = d1 * ddx_horner_##SFX(poly + k * DDX_POLY_STRIDE, k - 1, t); \
             break;                                                                              \
         }                                                                                       \
         case DDX_R_SIGMOID: {                                                                   \
-            T s = ddx_sigmoid_##SFX(z);                                                         \
+            T d1, s = ddx_sigmoid_d1_##SFX(z, &d1);                                             \
             D[0] = s;                                                                           \
-            for (int k = 1; k <= K; k++) D[k] = ddx_horner_##SFX(poly + k * DDX_POLY_STRIDE, k + 1, s); \
+            for (int k = 1; k <= K; k++) D[k] = d1 * ddx_horner_##SFX(poly + k * DDX_POLY_STRIDE, k - 1, s); \
             break;                                                                              \
         }                                                                                       \
         case DDX_R_SOFTPLUS: {                                                                  \
-            T s = ddx_sigmoid_##SFX(z);                                                         \
-            /* log(1 + e^z) without overflow */                                                 \
+            T d1, s = ddx_sigmoid_d1_##SFX(z, &d1);                                             \
+            /* log(1 + e^z) without overflow; softplus^(k) = sigmoid^(k-1) */                   \
             D[0] = (z > (T)0 ? z : (T)0) + LOG1P(EXP(-FABS(z)));                                \
-            for (int k = 1; k <= K; k++) D[k] = ddx_horner_##SFX(poly + (k - 1) * DDX_POLY_STRIDE, k, s); \
+            if (K >= 1) D[1] = s;                                                               \
+            for (int k = 2; k <= K; k++) D[k] = d1 * ddx_horner_##SFX(poly + (k - 1) * DDX_POLY_STRIDE, k - 2, s); \
             break;                                                                              \
         }                                                                                       \
         case DDX_R_SILU: {                                                                      \
-            T s = ddx_sigmoid_##SFX(z);                                                         \
+            T d1, s = ddx_sigmoid_d1_##SFX(z, &d1);                                             \
             D[0] = z * s;                                                                       \
             T prev = s; /* Q_{k-1}(s) */                                                        \
             for (int k = 1; k <= K; k++) {                                                      \
-                T q = ddx_horner_##SFX(poly + k * DDX_POLY_STRIDE, k + 1, s);                    \
+                T q = d1 * ddx_horner_##SFX(poly + k * DDX_POLY_STRIDE, k - 1, s);               \
                 D[k] = z * q + (T)k * prev; /* Leibniz on z * sigmoid(z) */                     \
                 prev = q;                                                                       \
             }                                                                                   \

@@ -128,7 +128,12 @@ static void test_available(void **state) {
     assert_non_null(strstr(buf, "device cuda: ddx mock device"));
     assert_non_null(strstr(buf, "strategy: fused (widest layer 64 <= 128"));
     assert_non_null(strstr(buf, "128 threads per block, 32 points per block"));
-    assert_non_null(strstr(buf, "registers 128, spill stores 0 bytes, spill loads 0 bytes"));
+    /* registers: 128 threads x <= 168 keeps 3 blocks per SM, which shared memory allows anyway */
+    const char *r = strstr(buf, "registers ");
+    assert_non_null(r);
+    int regs = atoi(r + 10);
+    assert_true(regs > 0 && regs <= 168);
+    assert_non_null(strstr(buf, "spill stores 0 bytes, spill loads 0 bytes"));
     ddx_program_free(p);
     ddx_graph_free(c.g);
 }
