@@ -38,9 +38,10 @@ static inline float ddx_fast_tanh_d1f(float x, float *d1) {
     float two_k;
     memcpy(&two_k, &bits, sizeof two_k);
     float m = two_k * p + (two_k - 1.0f);
-    float t = -m / (2.0f + m);
+    float q = 1.0f / (2.0f + m); /* 2 + m = 1 + e: one division for both */
+    float t = -m * q;
     float e = two_k * (1.0f + p);
-    *d1 = big * 4.0f * e / ((1.0f + e) * (1.0f + e));
+    *d1 = big * 4.0f * e * q * q;
     t = x < 0 ? -t : t;
     *d1 = x != x ? x : *d1;
     return x != x ? x : t;
@@ -72,9 +73,10 @@ static inline double ddx_fast_tanh_d1(double x, double *d1) {
     double two_k;
     memcpy(&two_k, &bits, sizeof two_k);
     double m = two_k * p + (two_k - 1.0);
-    double t = -m / (2.0 + m);
+    double q = 1.0 / (2.0 + m); /* 2 + m = 1 + e: one division for both */
+    double t = -m * q;
     double e = two_k * (1.0 + p);
-    *d1 = big * 4.0 * e / ((1.0 + e) * (1.0 + e));
+    *d1 = big * 4.0 * e * q * q;
     t = x < 0 ? -t : t;
     *d1 = x != x ? x : *d1;
     return x != x ? x : t;
