@@ -161,8 +161,9 @@ static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int na
         return r;
     }
     if (strcmp(fn, "laplacian") == 0) {
-        if (nargs != 1) return perr(p, "laplacian() takes one argument", NULL);
-        return gcheck(p, ddx_laplacian(p->g, args[0]));
+        if (nargs < 1) return perr(p, "laplacian() needs a function", NULL);
+        /* laplacian(u): all inputs; laplacian(u, x, y): over x and y */
+        return gcheck(p, ddx_laplacian_over(p->g, args[0], args + 1, nargs - 1));
     }
     if (strcmp(fn, "grad") == 0 || strcmp(fn, "hessian") == 0)
         return perr(p, "%s() gives several columns: use it as a whole list item", fn);

@@ -67,7 +67,7 @@ static int same_node(const ddx_gnode *x, const ddx_gnode *y) {
     case OP_INPUT: case OP_DENSE: return 0; /* always distinct */
     case OP_CONST: case OP_POW: return memcmp(&x->dval, &y->dval, sizeof(double)) == 0;
     case OP_UNARY: return x->uop == y->uop;
-    case OP_POWI: case OP_COMPONENT: case OP_GRAD: return x->ival == y->ival;
+    case OP_POWI: case OP_COMPONENT: case OP_GRAD: case OP_LAPLACE: return x->ival == y->ival;
     case OP_CONCAT:
         return x->n_args == y->n_args && memcmp(x->args, y->args, sizeof(ddx_node) * (size_t)x->n_args) == 0;
     default: return 1;
@@ -376,24 +376,43 @@ ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out) {
     return DDX_OK;
 }
 
-ddx_node ddx_laplacian(ddx_graph *g, ddx_node y) {
+ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs) {
     if (!g) return DDX_NO_NODE;
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
+        return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: inputs is NULL");
+    int mask = 0;
+    for (int k = 0; k < n_inputs; k++) {
+        if (!check_operand(g, inputs[k], "laplacian")) return DDX_NO_NODE;
+        if (g->nodes[inputs[k]].op != OP_INPUT)
+            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: node %d is not an input", (int)inputs[k]);
+        int bit = 1 << g->nodes[inputs[k]].ival;
+        if (mask & bit)
+            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: input '%s' named twice",
+                                  g->input_names[g->nodes[inputs[k]].ival]);
+        mask |= bit;
+    }
+    if (n_inputs == 0) mask = (1 << g->n_inputs) - 1; /* all inputs */
     ddx_node acc = DDX_NO_NODE;
     for (int i = 0; i < g->n_inputs; i++) {
+        if (!((mask >> i) & 1)) continue;
         ddx_node t = ddx_grad(g, ddx_grad(g, y, g->inputs[i]), g->inputs[i]);
         acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
         if (acc == DDX_NO_NODE) return DDX_NO_NODE;
     }
     if (acc == DDX_NO_NODE) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: graph has no inputs");
     /* With no grad below y, the compiler can carry the Laplacian as one
-     * collapsed channel (1 + d + 1 channels instead of 1 + d + d(d+1)/2 for
-     * the d diagonal partials); acc stays as the fallback. */
+     * collapsed channel (1 + d + 1 channels instead of 1 + d + d for the
+     * diagonal partials); acc, the sum spelled with grads, stays as the
+     * fallback for a Laplacian that is itself differentiated. */
     if (g->nodes[y].order > 0) return acc;
-    ddx_gnode n = blank(OP_LAPLACE, 1);
-    n.a = y;
-    n.b = acc;
-    return add_node(g, n);
+    ddx_gnode nd = blank(OP_LAPLACE, 1);
+    nd.a = y;
+    nd.b = acc;
+    nd.ival = mask;
+    return add_node(g, nd);
 }
+
+ddx_node ddx_laplacian(ddx_graph *g, ddx_node y) { return ddx_laplacian_over(g, y, NULL, 0); }
 
 const char *ddx_opcode_name(const ddx_gnode *n) {
     static const char *unames[] = {"neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu"};

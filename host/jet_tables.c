@@ -56,6 +56,7 @@ int fdb_table_build(const mi_set *dst, const mi_set *src, int d, int kzero, int 
             fdb_term t = {1.0, 1, 1, {mi_set_find(src, alpha)}};
             if ((kzero < 0 || kzero >= 1) && add_fdb_term(&terms, &n, &cap, start[c], &t)) goto oom;
             for (int i = 0; i < d && (kzero < 0 || kzero >= 2); i++) {
+                if (!((alpha->lap >> i) & 1)) continue;
                 e.a[i] = 1;
                 int ei = mi_set_find(src, &e);
                 e.a[i] = 0;
@@ -130,6 +131,7 @@ int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, i
             terms[n++] = (leib_term){1.0, mi_set_find(xs, &zero), mi_set_find(ys, alpha)};
             terms[n++] = (leib_term){1.0, mi_set_find(xs, alpha), mi_set_find(ys, &zero)};
             for (int i = 0; i < d; i++) {
+                if (!((alpha->lap >> i) & 1)) continue;
                 e.a[i] = 1;
                 terms[n++] = (leib_term){2.0, mi_set_find(xs, &e), mi_set_find(ys, &e)};
                 e.a[i] = 0;

@@ -146,7 +146,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         in->a = p->node_value[src];
         if (!(in->amap = malloc(sizeof(int) * (size_t)S->n))) return oom(c);
         if (collapsed) {
-            ddx_mi L = {{0}, 1};
+            ddx_mi L = {{0}, (uint16_t)x->ival};
             in->amap[0] = mi_set_find(&c->sets[src], &L);
         } else {
             for (int k = 0; k < S->n; k++) in->amap[k] = mi_set_find(&c->sets[src], &S->v[k]);

@@ -9,7 +9,7 @@
 int mi_order(const ddx_mi *m) {
     int s = 0;
     for (int i = 0; i < DDX_MAX_INPUTS; i++) s += m->a[i];
-    return s + 2 * m->lap;
+    return s + (m->lap ? 2 : 0);
 }
 
 int mi_compare(const ddx_mi *x, const ddx_mi *y) {
@@ -23,8 +23,11 @@ int mi_compare(const ddx_mi *x, const ddx_mi *y) {
 
 int mi_leq(const ddx_mi *x, const ddx_mi *y) {
     if (x->lap || y->lap) {
-        if (x->lap) return y->lap;
-        return y->lap && mi_order(x) <= 1; /* 0 and e_i lie below L */
+        if (x->lap) return x->lap == y->lap;
+        if (!y->lap) return 0;
+        for (int i = 0; i < DDX_MAX_INPUTS; i++) /* 0 and e_i, i in the mask, lie below L */
+            if (x->a[i] > ((y->lap >> i) & 1)) return 0;
+        return mi_order(x) <= 1;
     }
     for (int i = 0; i < DDX_MAX_INPUTS; i++)
         if (x->a[i] > y->a[i]) return 0;
@@ -82,7 +85,8 @@ int mi_set_close(mi_set *s, int d) {
         for (int i = 0; i < n; i++)
             for (int j = 0; j < d; j++) {
                 ddx_mi m = snap[i];
-                if (m.lap) { /* L reads the value and every first partial */
+                if (m.lap) { /* L reads the value and the first partials it sums over */
+                    if (!((m.lap >> j) & 1)) continue;
                     m.lap = 0;
                     m.a[j] = 1;
                 } else if (m.a[j] == 0) {
@@ -122,7 +126,19 @@ void mi_format(const ddx_mi *m, int d, const char *const *names, char *buf, int 
         return;
     }
     if (m->lap) {
-        snprintf(buf, (size_t)cap, "lap");
+        if (m->lap == (1u << d) - 1) {
+            snprintf(buf, (size_t)cap, "lap");
+            return;
+        }
+        int w = snprintf(buf, (size_t)cap, "lap(");
+        for (int i = 0; i < d && w > 0 && w < cap; i++)
+            if ((m->lap >> i) & 1) {
+                char nm[16];
+                if (names && names[i]) snprintf(nm, sizeof nm, "%s", names[i]);
+                else snprintf(nm, sizeof nm, "d%d", i);
+                w += snprintf(buf + w, (size_t)(cap - w), "%s%s", buf[w - 1] == '(' ? "" : " ", nm);
+            }
+        if (w > 0 && w < cap) snprintf(buf + w, (size_t)(cap - w), ")");
         return;
     }
     for (int i = 0; i < d; i++)

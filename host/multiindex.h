@@ -8,14 +8,15 @@
 #include <stdint.h>
 #include "ddx.h"
 
-/* lap = 1 marks the collapsed Laplacian channel sum_i d^2/dx_i^2 (a all
- * zero): one channel instead of the d diagonal second partials, for a
- * laplacian() whose operand has no grad below it (DESIGN §3, "forward
- * Laplacian"). It counts as order 2, sorts after the order-2 multi-indices,
- * and its downward closure is {0, e_1..e_d}. */
+/* lap != 0 marks a collapsed Laplacian channel sum_{i in lap} d^2/dx_i^2
+ * (lap: bit mask of the inputs; a all zero): one channel instead of the
+ * diagonal second partials, for a laplacian() whose operand has no grad
+ * below it (DESIGN §3, "forward Laplacian"). It counts as order 2, sorts
+ * after the order-2 multi-indices (by mask), and its downward closure is
+ * {0} and e_i for i in the mask. */
 typedef struct ddx_mi {
     uint8_t a[DDX_MAX_INPUTS];
-    uint8_t lap;
+    uint16_t lap;
 } ddx_mi;
 
 typedef struct mi_set {

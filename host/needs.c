@@ -39,7 +39,7 @@ ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, m
             break;
         case OP_LAPLACE:
             if (s->n == 1) { /* only its value: the operand carries the collapsed channel L */
-                ddx_mi L = {{0}, 1};
+                ddx_mi L = {{0}, (uint16_t)x->ival}; /* ival: the inputs it sums over, a bit mask */
                 if (mi_set_add(&sets[x->a], &L)) goto oom;
             } else { /* the Laplacian is differentiated: use the sum spelled with grads */
                 if (mi_set_union(&sets[x->b], s)) goto oom;

@@ -201,7 +201,7 @@ int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int c
     const mi_set *s = &p->jp->sets[v];
     if (coeffs && s->n <= capacity)
         for (int c = 0; c < s->n; c++)
-            for (int i = 0; i < p->jp->d; i++) coeffs[c * p->jp->d + i] = s->v[c].lap ? -1 : s->v[c].a[i];
+            for (int i = 0; i < p->jp->d; i++) coeffs[c * p->jp->d + i] = s->v[c].lap ? -(int)((s->v[c].lap >> i) & 1) : s->v[c].a[i];
     return s->n;
 }
 

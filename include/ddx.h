@@ -114,9 +114,13 @@ ddx_status ddx_gradient(ddx_graph *g, ddx_node y, ddx_node *out);
 ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out);
 /* sum_i d^2 y / dx_i^2 over all inputs. When y has no grad below it, the
  * compiler carries it as one collapsed Taylor channel (1 + d + 1 channels
- * instead of 1 + 2d); ddx_program_node_coeffs reports that channel as d
- * entries of -1. */
+ * instead of 1 + 2d); ddx_program_node_coeffs reports that channel with -1
+ * at each input it sums over (0 elsewhere). */
 ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
+/* The same over the given inputs only (n_inputs of them, each once): the
+ * spatial Laplacian of u(t, x, y) is ddx_laplacian_over(g, u, {x, y}, 2).
+ * n_inputs = 0 means all inputs. */
+ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs);
 
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
 /* (section owned by the ONNX importer; see docs/ONNX.md) */

@@ -352,6 +352,25 @@ static void test_grad_misuse(void **state) {
     assert_int_equal(ddx_grad(g, y, y), DDX_NO_NODE);
     expect_graph_error(g, DDX_ERR_INVALID_ARG);
     ddx_graph_free(g);
+    /* laplacian over a non-input, an input named twice, a NULL list */
+    g = graph_tx(&t, &x);
+    y = ddx_sin(g, t);
+    ddx_node twice[2] = {x, x}, notin[1] = {y};
+    assert_int_equal(ddx_laplacian_over(g, y, notin, 1), DDX_NO_NODE);
+    expect_graph_error(g, DDX_ERR_INVALID_ARG);
+    ddx_graph_free(g);
+    g = graph_tx(&t, &x);
+    y = ddx_sin(g, t);
+    assert_int_equal(ddx_laplacian_over(g, y, twice, 2), DDX_NO_NODE);
+    expect_graph_error(g, DDX_ERR_INVALID_ARG);
+    assert_non_null(strstr(ddx_graph_error(g), "named twice"));
+    ddx_graph_free(g);
+    g = graph_tx(&t, &x);
+    y = ddx_sin(g, t);
+    assert_int_equal(ddx_laplacian_over(g, y, NULL, 1), DDX_NO_NODE);
+    expect_graph_error(g, DDX_ERR_INVALID_ARG);
+    ddx_graph_free(g);
+    assert_int_equal(ddx_laplacian_over(NULL, 0, NULL, 0), DDX_NO_NODE);
     /* laplacian on a graph without inputs */
     g = ddx_graph_create();
     ddx_node c = ddx_const(g, 1.0);

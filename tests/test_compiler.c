@@ -97,6 +97,13 @@ static void test_laplacian_channels(void **state) {
     p = compile(g, &sum, 1);
     assert_int_equal(ddx_program_network_channels(p), 21);
     ddx_program_free(p);
+    /* over 9 of the 10 inputs (x2..x10): {0, e_2..e_10, lap} = 11 (x1 unused) */
+    ddx_node sub9[9];
+    for (int i = 0; i < 9; i++) sub9[i] = ddx_graph_input(g, i + 1);
+    ddx_node lap9 = ddx_laplacian_over(g, u, sub9, 9);
+    p = compile(g, &lap9, 1);
+    assert_int_equal(ddx_program_network_channels(p), 11);
+    ddx_program_free(p);
     ddx_node dlap = ddx_grad(g, lap, ddx_graph_input(g, 0));
     p = compile(g, &dlap, 1);
     assert_true(ddx_program_network_channels(p) > 21);

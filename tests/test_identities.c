@@ -194,6 +194,25 @@ static void test_laplacian_collapsed(void **state) {
         double s3 = fabs(t[0]) + fabs(t[1]) + fabs(t[2]);
         expect_close("grad(laplacian) vs third partials", q, vd[q], t[0] + t[1] + t[2], fmax(s3, 1e-300), 1e-13);
     }
+    /* over a subset of the inputs (y, z): its own collapsed channel, equal to
+     * H_yy + H_zz; the program carries {0, y, z, lap(y z)} (x's first
+     * partial is not needed) */
+    ddx_node yz[2] = {xs[1], xs[2]};
+    ddx_node lap_yz = ddx_laplacian_over(g, f, yz, 2);
+    assert_graph_ok(g);
+    assert_int_equal(ddx_compile(g, &lap_yz, 1, &o, &p), DDX_OK);
+    assert_int_equal(ddx_program_node_coeffs(p, u, co, 5), 4);
+    assert_int_equal(co[3 * d + 0], 0);
+    assert_int_equal(co[3 * d + 1], -1);
+    assert_int_equal(co[3 * d + 2], -1);
+    ddx_program_free(p);
+    double vyz[NPTS];
+    eval_graph(g, &lap_yz, 1, DDX_F64, pts, NPTS, vyz);
+    for (int q = 0; q < NPTS; q++) {
+        const double *e = vh + 3 * q;
+        expect_close("collapsed laplacian(y,z) vs H_yy + H_zz", q, vyz[q], e[1] + e[2],
+                     fmax(fabs(e[1]) + fabs(e[2]), 1e-300), 1e-13);
+    }
     /* independent: FD of the graph's own laplace node (the reference reads
      * its grad-spelled form) at a few points */
     for (int q = 0; q < 3; q++) {

@@ -78,6 +78,12 @@ printf 'x1,x2,x3\n0.1,0.2,0.3\n' >"$T/x3.csv"
 "$DDX" info --model mlp:2-64-64-1:tanh --derivs u_t,u_xx --device cpu >"$T/info" 2>&1 &&
     grep -q "network channels (Taylor coefficients per dense layer): 4" "$T/info" && ok || bad "info heat: $(cat "$T/info")"
 
+# --- laplacian over some inputs: 2-D heat u_t - (u_xx + u_yy) carries {0,t,x,y,lap(x y)} ---
+"$DDX" info --model mlp:3-32-32-1:tanh --inputs t,x,y --derivs 'u_t - 0.1*laplacian(u, x, y)' --device cpu >"$T/info" 2>&1 &&
+    grep -q "network channels (Taylor coefficients per dense layer): 5" "$T/info" && grep -q "lap(x y)" "$T/info" &&
+    ok || bad "info laplacian(u,x,y): $(cat "$T/info")"
+expect_fail "laplacian input twice" "named twice" "$DDX" info --model mlp:3-8-1:tanh --inputs t,x,y --derivs 'laplacian(u, x, x)'
+
 # --- export ---
 "$DDX" export --model mlp:2-8-8-1:tanh --out "$T/exp" >/dev/null 2>&1 && [ -f "$T/exp/W0.npy" ] && [ -f "$T/exp/b2.npy" ] &&
     grep -q '"activation": "tanh"' "$T/exp/manifest.json" && ok || bad "export"
