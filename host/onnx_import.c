@@ -1820,7 +1820,12 @@ static int build(ictx *c, const char *inputs, ddx_node *outputs, int max_outputs
         }
         int64_t w = dyn_width(o);
         char base[DDX_ONNX_NAME_MAX];
-        ddx_onnx_sanitize_name(o->name, "u", base);
+        /* an all-digit name is an exporter's tensor number (Keras: "30"), not
+         * a name anyone chose: call it u like an unnamed output */
+        int numeric = o->name[0] != 0;
+        for (const char *q = o->name; *q; q++)
+            if (!isdigit((unsigned char)*q)) numeric = 0;
+        ddx_onnx_sanitize_name(numeric ? "" : o->name, "u", base);
         for (int64_t j = 0; j < w; j++, cols++) {
             if (cols >= DDX_MAX_SYMBOLS) {
                 ifail(c, DDX_ERR_LIMIT, "the model has more than %d output columns", DDX_MAX_SYMBOLS);

@@ -230,6 +230,7 @@ static const fixture FIXTURES[] = {
      {0, 0, 0, 1, 2, 2, 2, 2, 1}, 9},
     {"heat_jax", "u,u_t,u_x,u_tx,u_xx,u_xxx,u_t - 0.1*u_xx", {0, 1, 1, 2, 2, 3, 2}, 7},
     {"ops_onnx", "y,y_t,y_x,y_tt,y_tx,y_xx,y_xxx,z,z_x,z_tx", {0, 1, 1, 2, 2, 2, 3, 0, 1, 2}, 10},
+    {"wave_keras", "u,u_t,u_x,u_tt,u_xx,u_txx,u_tt - 4*u_xx,laplacian(u)", {0, 1, 1, 2, 2, 3, 2, 2}, 8},
 };
 
 /* Tolerances, relative to the column's largest reference value. f64: the
@@ -287,6 +288,7 @@ static void test_fixture_burgers_torch(void **s) { (void)s, run_fixture(&FIXTURE
 static void test_fixture_ns_torch(void **s) { (void)s, run_fixture(&FIXTURES[1]); }
 static void test_fixture_heat_jax(void **s) { (void)s, run_fixture(&FIXTURES[2]); }
 static void test_fixture_ops_onnx(void **s) { (void)s, run_fixture(&FIXTURES[3]); }
+static void test_fixture_wave_keras(void **s) { (void)s, run_fixture(&FIXTURES[4]); }
 
 /* Names come from the model: inputs t, x, y and outputs u, v, p, with the
  * positional aliases out0.. */
@@ -793,6 +795,7 @@ int main(void) {
         cmocka_unit_test(test_fixture_burgers_torch),
         cmocka_unit_test(test_fixture_ns_torch),
         cmocka_unit_test(test_fixture_heat_jax),
+        cmocka_unit_test(test_fixture_wave_keras),
         cmocka_unit_test(test_fixture_ops_onnx),
         cmocka_unit_test(test_names_from_model),
         cmocka_unit_test(test_sanitize),

@@ -90,6 +90,11 @@ npy_cols "$FX/heat_jax_ref.npy" >"$T/heat_ref.csv"
 "$DDX" eval --model "$FX/heat_jax.onnx" --derivs 'u_t - 0.1*u_xx,u_xxx' --points "$T/heat_pts.csv" --out "$T/h.csv" \
     --precision f64 --device cpu 2>"$T/err" && compare "$T/h.csv" "$T/heat_ref.csv" 7,6 1e-12 && ok ||
     bad "heat_jax: $(cat "$T/err")"
+# --- Keras 3 export (all-digit output name -> u): wave residual and the collapsed laplacian ---
+npy_cols "$FX/wave_keras_ref.npy" >"$T/wave_ref.csv"
+"$DDX" eval --model "$FX/wave_keras.onnx" --derivs 'u_tt - 4*u_xx,laplacian(u),u_txx' --points "$FX/wave_keras_points.npy" \
+    --out "$T/w.csv" --precision f64 --device cpu 2>"$T/err" && compare "$T/w.csv" "$T/wave_ref.csv" 7,8,6 1e-12 && ok ||
+    bad "wave_keras: $(cat "$T/err")"
 npy_cols "$FX/ops_onnx_ref.npy" >"$T/ops_ref.csv"
 "$DDX" eval --model "$FX/ops_onnx.onnx" --derivs 'y,y_tx,y_xxx,z,z_tx' --points "$FX/ops_onnx_points.npy" \
     --out "$T/o.csv" --precision f64 --device cpu 2>"$T/err" && compare "$T/o.csv" "$T/ops_ref.csv" 1,5,7,8,10 1e-12 && ok ||
