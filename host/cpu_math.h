@@ -7,7 +7,7 @@
  * expm1(r) a Taylor polynomial (degree 8 in f32, 14 in f64: truncation
  * below half an ulp on |r| <= 0.347). Measured error: tests/test_cpu_math.c.
  *
- * The _d1 variants also return tanh'(x) = 4e / (1 + e)^2, e = exp(-2|x|) =
+ * Each also returns tanh'(x) = 4e / (1 + e)^2, e = exp(-2|x|) =
  * 2^k (1 + expm1(r)), from the same reduction: full relative accuracy where
  * 1 - tanh^2 cancels (|x| > ~5 in f32), 0 only once it underflows. */
 #ifndef DDX_CPU_MATH_H
@@ -47,10 +47,6 @@ static inline float ddx_fast_tanh_d1f(float x, float *d1) {
     return x != x ? x : t;
 }
 
-static inline float ddx_fast_tanhf(float x) {
-    float d1;
-    return ddx_fast_tanh_d1f(x, &d1);
-}
 
 static inline double ddx_fast_tanh_d1(double x, double *d1) {
     double ax = x < 0 ? -x : x;
@@ -82,9 +78,5 @@ static inline double ddx_fast_tanh_d1(double x, double *d1) {
     return x != x ? x : t;
 }
 
-static inline double ddx_fast_tanh(double x) {
-    double d1;
-    return ddx_fast_tanh_d1(x, &d1);
-}
 
 #endif

@@ -110,6 +110,19 @@ static double binom(int n, int k) {
     return r;
 }
 
+/* Appends a Leibniz term, growing the array; 0, or -1 when out of memory. */
+static int push_leib(leib_term **terms, int *n, int *cap, leib_term t) {
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 64;
+        leib_term *p = realloc(*terms, sizeof(leib_term) * (size_t)c);
+        if (!p) return -1;
+        *terms = p;
+        *cap = c;
+    }
+    (*terms)[(*n)++] = t;
+    return 0;
+}
+
 int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, int d,
                         int **term_start, leib_term **terms_out) {
     int *start = malloc(sizeof(int) * (size_t)(dst->n + 1));
@@ -120,20 +133,14 @@ int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, i
         start[c] = n;
         const ddx_mi *alpha = &dst->v[c];
         if (alpha->lap) { /* (xy)_L = x y_L + x_L y + 2 sum_i x_i y_i */
-            if (n + 2 + d > cap) {
-                int cc = 2 * (n + 2 + d) + 64;
-                leib_term *p = realloc(terms, sizeof(leib_term) * (size_t)cc);
-                if (!p) goto oom;
-                terms = p;
-                cap = cc;
-            }
             ddx_mi zero = {{0}, 0}, e = {{0}, 0};
-            terms[n++] = (leib_term){1.0, mi_set_find(xs, &zero), mi_set_find(ys, alpha)};
-            terms[n++] = (leib_term){1.0, mi_set_find(xs, alpha), mi_set_find(ys, &zero)};
+            if (push_leib(&terms, &n, &cap, (leib_term){1.0, mi_set_find(xs, &zero), mi_set_find(ys, alpha)}) ||
+                push_leib(&terms, &n, &cap, (leib_term){1.0, mi_set_find(xs, alpha), mi_set_find(ys, &zero)}))
+                goto oom;
             for (int i = 0; i < d; i++) {
                 if (!((alpha->lap >> i) & 1)) continue;
                 e.a[i] = 1;
-                terms[n++] = (leib_term){2.0, mi_set_find(xs, &e), mi_set_find(ys, &e)};
+                if (push_leib(&terms, &n, &cap, (leib_term){2.0, mi_set_find(xs, &e), mi_set_find(ys, &e)})) goto oom;
                 e.a[i] = 0;
             }
             continue;
@@ -148,17 +155,8 @@ int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, i
                 rest.a[i] = (uint8_t)(alpha->a[i] - beta->a[i]);
                 coef *= binom(alpha->a[i], beta->a[i]);
             }
-            if (n == cap) {
-                int cc = cap ? 2 * cap : 64;
-                leib_term *p = realloc(terms, sizeof(leib_term) * (size_t)cc);
-                if (!p) goto oom;
-                terms = p;
-                cap = cc;
-            }
-            terms[n].coef = coef;
-            terms[n].ca = mi_set_find(xs, beta);
-            terms[n].cb = mi_set_find(ys, &rest);
-            n++;
+            if (push_leib(&terms, &n, &cap, (leib_term){coef, mi_set_find(xs, beta), mi_set_find(ys, &rest)}))
+                goto oom;
         }
     }
     start[dst->n] = n;

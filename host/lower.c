@@ -140,17 +140,16 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         return in->amap ? DDX_OK : oom(c);
     case OP_LAPLACE: {
         /* value only: channel L of the operand; else a copy of the grad-spelled sum */
-        int collapsed = S->n == 1;
-        int src = collapsed ? x->a : x->b;
         if (!(in = new_instr(c, JI_COPY, n))) return oom(c);
-        in->a = p->node_value[src];
-        if (!(in->amap = malloc(sizeof(int) * (size_t)S->n))) return oom(c);
-        if (collapsed) {
-            ddx_mi L = {{0}, (uint16_t)x->ival};
-            in->amap[0] = mi_set_find(&c->sets[src], &L);
-        } else {
-            for (int k = 0; k < S->n; k++) in->amap[k] = mi_set_find(&c->sets[src], &S->v[k]);
+        if (S->n != 1) {
+            in->a = p->node_value[x->b];
+            in->amap = channel_map(S, &c->sets[x->b], -1);
+            return in->amap ? DDX_OK : oom(c);
         }
+        in->a = p->node_value[x->a];
+        if (!(in->amap = malloc(sizeof(int)))) return oom(c);
+        ddx_mi L = {{0}, (uint16_t)x->ival};
+        in->amap[0] = mi_set_find(&c->sets[x->a], &L);
         return DDX_OK;
     }
     case OP_CONCAT:

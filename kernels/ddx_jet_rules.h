@@ -55,12 +55,6 @@
         }                                                                                       \
         return neg ? (T)1 / r : r;                                                              \
     }                                                                                           \
-    DDX_HD T ddx_sigmoid_##SFX(T z) {                                                           \
-        /* split by sign so exp never overflows */                                              \
-        if (z >= (T)0) return (T)1 / ((T)1 + EXP(-z));                                          \
-        T e = EXP(z);                                                                           \
-        return e / ((T)1 + e);                                                                  \
-    }                                                                                           \
     /* tanh'(z) and sigmoid'(z) without cancellation */                                       \
     DDX_HD T ddx_dtanh_##SFX(T z) {                                                             \
         T e = EXP((T)-2 * FABS(z));                                                             \

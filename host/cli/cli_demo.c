@@ -10,8 +10,6 @@
 #include "fd_reference.h"
 
 int cli_wants_help(int argc, char **argv, const char *help);
-double cli_check_tolerance(ddx_precision p, int order);
-double cli_rel_floor(ddx_precision p);
 
 static const char *HELP =
     "usage: ddx demo [--n N] [--device auto|cpu|cuda] [--precision f32|f64] [--repeat R]\n"
