@@ -19,15 +19,7 @@ static ddx_node mlp(ddx_graph *g, int d, int width, int layers) {
     return ddx_dense(g, a, 1, in, W, b, DDX_F64);
 }
 
-static ddx_program *compile(ddx_graph *g, const ddx_node *outs, int n) {
-    assert_graph_ok(g);
-    ddx_compile_options o;
-    ddx_compile_options_default(&o);
-    o.device = DDX_DEVICE_CPU;
-    ddx_program *p = NULL;
-    if (ddx_compile(g, outs, n, &o, &p) != DDX_OK) fail_msg("compile: %s", ddx_graph_error(g));
-    return p;
-}
+static ddx_program *compile(ddx_graph *g, const ddx_node *outs, int n) { return compile_cpu(g, outs, n, DDX_F32); }
 
 /* Heat equation u_t, u_xx: the network carries {0, t, x, xx}: 4 channels,
  * not the 6 of a full second-order jet. */

@@ -355,17 +355,12 @@ static void test_ns_system_one_program(void **s) {
     ddx_node outs[3];
     for (int k = 0; k < 3; k++)
         if (ddx_parse_expr(m.g, &m.outputs, res[k], &outs[k], err, sizeof err)) fail_msg("%s", err);
-    ddx_compile_options o;
-    ddx_compile_options_default(&o);
-    o.device = DDX_DEVICE_CPU;
-    o.precision = DDX_F64;
-    ddx_program *all, *one;
-    assert_int_equal(ddx_compile(m.g, outs, 3, &o, &all), DDX_OK);
+    ddx_program *all = compile_cpu(m.g, outs, 3, DDX_F64), *one;
     /* {0, t, x, y, xx, yy}: 6 channels through every dense layer */
     assert_int_equal(ddx_program_network_channels(all), 6);
     double sum = 0;
     for (int k = 0; k < 3; k++) {
-        assert_int_equal(ddx_compile(m.g, &outs[k], 1, &o, &one), DDX_OK);
+        one = compile_cpu(m.g, &outs[k], 1, DDX_F64);
         sum += ddx_program_flops_per_point(one);
         ddx_program_free(one);
     }

@@ -29,17 +29,21 @@ ddx_status eval_program(ddx_program *p, ddx_precision prec, const double *pts, i
     return st;
 }
 
-void eval_graph(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec, const double *pts,
-                int64_t n, double *out) {
+ddx_program *compile_cpu(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec) {
     assert_graph_ok(g);
     ddx_compile_options o;
     ddx_compile_options_default(&o);
     o.device = DDX_DEVICE_CPU;
     o.precision = prec;
     ddx_program *p = NULL;
-    ddx_status st = ddx_compile(g, outs, nouts, &o, &p);
-    if (st != DDX_OK) fail_msg("compile: %s", ddx_graph_error(g));
-    st = eval_program(p, prec, pts, n, out);
+    if (ddx_compile(g, outs, nouts, &o, &p) != DDX_OK) fail_msg("compile: %s", ddx_graph_error(g));
+    return p;
+}
+
+void eval_graph(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec, const double *pts,
+                int64_t n, double *out) {
+    ddx_program *p = compile_cpu(g, outs, nouts, prec);
+    ddx_status st = eval_program(p, prec, pts, n, out);
     if (st != DDX_OK) fail_msg("eval: %s", ddx_program_error(p));
     ddx_program_free(p);
 }

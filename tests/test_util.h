@@ -14,6 +14,8 @@ double rel_err(double got, double want, double floor);
  * precision on the CPU; fails the test on any error. out has n*K doubles. */
 void eval_graph(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec, const double *pts,
                 int64_t n, double *out);
+/* Compiles outs for the CPU at precision prec; fails the test on error. */
+ddx_program *compile_cpu(ddx_graph *g, const ddx_node *outs, int nouts, ddx_precision prec);
 /* Evaluates a compiled program on double points at precision prec (points
  * converted to f32 and outputs back to double for f32); returns its status. */
 ddx_status eval_program(ddx_program *p, ddx_precision prec, const double *pts, int64_t n, double *out);
