@@ -3,27 +3,7 @@
 # one-line errors. Usage: test_cli.sh path/to/ddx
 set -u
 DDX=${1:?usage: test_cli.sh path/to/ddx}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect_fail NAME PATTERN CMD...: non-zero exit, exactly one stderr line matching PATTERN
-expect_fail() {
-    local name=$1 pat=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    local lines
-    lines=$(grep -c . "$T/err")
-    if [ $rc -eq 0 ]; then bad "$name: exit 0"; return; fi
-    if [ $rc -ge 128 ]; then bad "$name: crashed (rc $rc)"; return; fi
-    if [ "$lines" -ne 1 ]; then bad "$name: $lines stderr lines: $(cat "$T/err")"; return; fi
-    if ! grep -q -- "$pat" "$T/err"; then bad "$name: stderr '$(cat "$T/err")' lacks '$pat'"; return; fi
-    ok
-}
+. "$(cd "$(dirname "$0")" && pwd)/lib/harness.sh"
 
 # close A B TOL: |A-B| <= TOL*max(|B|,1e-300)
 close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{d=a-b; if(d<0)d=-d; m=b<0?-b:b; exit !(d<=t*m)}'; }
