@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <cblas.h>
-#include "gemm_kernel.h"
+#include "kernels/cpu/gemm_kernel.h"
 
 static double now(void) {
     struct timespec t;

@@ -193,11 +193,6 @@ int ddx_program_num_instructions(const ddx_program *p);
  * Writes at most cap bytes (NUL-terminated); returns the full length. */
 size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap);
 
-/* ---- calibration ----------------------------------------------------- */
-/* GFLOP/s of a large square GEMM on the CPU (OpenBLAS, all cores): the
- * machine peak that `ddx bench` reads throughput against. */
-double ddx_cpu_gemm_gflops(ddx_precision precision);
-
 #ifdef __cplusplus
 }
 #endif

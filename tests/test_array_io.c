@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "array_io.h"
+#include "tools/array_io.h"
 
 static char g_dir[64];
 

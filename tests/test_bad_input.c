@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr_parse.h"
+#include "tools/expr_parse.h"
 #include "test_util.h"
 
 /* The graph holds an error with this status and a non-empty message. */

@@ -1,5 +1,5 @@
 /* test_cpu_math.c — the CPU evaluator's vectorizable tanh and tanh'
- * (host/cpu_math.h) against libm in long double, and saturated activations
+ * (kernels/cpu/cpu_math.h) against libm in long double, and saturated activations
  * end to end: derivatives of tanh(12x), sigmoid(20x), softplus(20x) and
  * silu(20x) to 4th order in f32 and f64 against closed forms evaluated in
  * long double. Where 1 - tanh^2 would cancel (|z| > ~5 in f32) or round to
@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "cpu_math.h"
+#include "kernels/cpu/cpu_math.h"
 #include "test_util.h"
 
 /* ulp of a float / double at v */

@@ -11,8 +11,8 @@
 
 #include "test_util.h"
 #include "cuda_test_programs.h"
-#include "backend.h"
-#include "cuda_driver.h"
+#include "host/runtime/backend.h"
+#include "host/cuda/cuda_driver.h"
 
 /* f32: orders 0-1 1e-5, 2 1e-4, 3-4 1e-3 of the column's largest
  * magnitude; f64: 1e-10. */

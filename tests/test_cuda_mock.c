@@ -16,10 +16,10 @@
 
 #include "test_util.h"
 #include "cuda_test_programs.h"
-#include "backend.h"
-#include "cuda_driver.h"
-#include "cuda_emit.h"
-#include "jet_program.h"
+#include "host/runtime/backend.h"
+#include "host/cuda/cuda_driver.h"
+#include "host/cuda/cuda_emit.h"
+#include "host/compiler/jet_program.h"
 
 static void *g_mock;
 

@@ -14,9 +14,9 @@
 
 #include "test_util.h"
 #include "cuda_test_programs.h"
-#include "backend.h"
-#include "cuda_driver.h"
-#include "cuda_emit.h"
+#include "host/runtime/backend.h"
+#include "host/cuda/cuda_driver.h"
+#include "host/cuda/cuda_emit.h"
 
 static int report_int(const char *rep, const char *key) {
     const char *s = strstr(rep, key);

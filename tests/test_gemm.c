@@ -3,7 +3,7 @@
  * 256-row panel, strided leading dimensions). */
 #include <math.h>
 #include <stdlib.h>
-#include "gemm_kernel.h"
+#include "kernels/cpu/gemm_kernel.h"
 #include "test_util.h"
 
 static void check_shape(int M, int N, int K, int pad) {

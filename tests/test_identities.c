@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fd_reference.h"
+#include "tools/fd_reference.h"
 #include "test_util.h"
 
 #define NPTS 64

@@ -1,5 +1,5 @@
 /* test_mlp_fd.c — random MLPs against the independent float64 finite-
- * difference reference (host/fd_reference.c: a plain node-by-node
+ * difference reference (tools/fd_reference.c: a plain node-by-node
  * interpreter plus Richardson-extrapolated central differences; it shares
  * no code with the jet program).
  *
@@ -55,7 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fd_reference.h"
+#include "tools/fd_reference.h"
 #include "test_util.h"
 
 #define N_NETS 42

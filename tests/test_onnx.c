@@ -16,9 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "array_io.h"
-#include "expr_parse.h"
-#include "onnx_import.h"
+#include "tools/array_io.h"
+#include "tools/expr_parse.h"
+#include "host/import/onnx_import.h"
+#include "tools/model_spec.h"
 #include "test_util.h"
 
 /* ---- a protobuf writer (test only) ---- */

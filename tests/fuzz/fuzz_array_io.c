@@ -3,7 +3,7 @@
  * the contract: a failure leaves out zeroed with a one-line message, and
  * whatever reads successfully writes back and reads back unchanged.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ihost \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I. \
  *     host/array_io.c tests/fuzz/fuzz_array_io.c -o /tmp/fuzz_array_io
  *   /tmp/fuzz_array_io -max_total_time=60 tests/fuzz/corpus_array_io */
 #define _POSIX_C_SOURCE 200809L /* getpid */
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "array_io.h"
+#include "tools/array_io.h"
 
 static void check(int ok, const char *what, const char *err) {
     if (!ok) {

@@ -6,7 +6,7 @@
  * the importer accepts is a graph the compiler takes).
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp \
- *     -D_POSIX_C_SOURCE=200809L -Iinclude -Ihost -Ikernels $(ls host/[a-z]*.c | grep -v host/cuda_) \
+ *     -D_POSIX_C_SOURCE=200809L -Iinclude -I. $(ls host/graph/*.c host/compiler/*.c host/runtime/*.c host/cpu/*.c host/import/*.c kernels/cpu/*.c host/cuda/backend_cuda_none.c) \
  *     tests/fuzz/fuzz_onnx.c -lm -o /tmp/fuzz_onnx
  *   mkdir -p /tmp/corpus && cp -r tests/fuzz/corpus_onnx/. /tmp/corpus/
  *   /tmp/fuzz_onnx -max_total_time=600 -timeout=10 -rss_limit_mb=2048 -max_len=16384 /tmp/corpus

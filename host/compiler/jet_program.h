@@ -1,0 +1,103 @@
+/* jet_program.h — the lowered program every backend runs (internal).
+ *
+ * A value is a graph node's truncated Taylor jet over a tile of P points,
+ * stored [neuron][channel][point]: for a dense layer the whole jet is then
+ * one row-major matrix (width x channels*P) and the layer is one GEMM over
+ * all coefficients. Channel c of a value is the multi-index set[c] of its
+ * node; channel 0 is the value itself. */
+#ifndef DDX_JET_PROGRAM_H
+#define DDX_JET_PROGRAM_H
+
+#include "ddx.h"
+#include "host/graph/graph.h"
+#include "host/compiler/multiindex.h"
+
+typedef enum jet_opcode {
+    JI_INPUT,  /* dst <- input column `input`: ch0 = x, ch e_input = 1 */
+    JI_CONST,  /* dst <- constant: ch0 = c */
+    JI_DENSE,  /* dst[c] = W a[amap[c]] (+ b on ch 0) */
+    JI_UNARY,  /* Faa di Bruno: dst[c] = sum coef * f^(k)(a0) * prod a[f_j] */
+    JI_ADD,    /* dst[c] = a[amap[c]] + b[bmap[c]] (scalar side broadcast) */
+    JI_SUB,
+    JI_MUL,    /* Leibniz: dst[c] = sum coef * a[ca] * b[cb] */
+    JI_COPY    /* dst neuron dn, ch c <- a neuron an, ch amap[c]: grad (a
+                * shifted map), component and concat */
+} jet_opcode;
+
+/* One Faa di Bruno term: coef * f^(k)(z) * prod_{j<nf} z[f[j]]. */
+typedef struct fdb_term {
+    double coef;
+    int k, nf;
+    int f[DDX_MAX_ORDER];
+} fdb_term;
+
+/* One Leibniz term: coef * a[ca] * b[cb]. */
+typedef struct leib_term {
+    double coef;
+    int ca, cb;
+} leib_term;
+
+typedef struct jet_instr {
+    jet_opcode op;
+    int dst, a, b;       /* value ids (-1 unused) */
+    int *amap, *bmap;    /* per dst channel: channel index in a / b */
+    int input;           /* JI_INPUT: column; */
+    int input_ch;        /* JI_INPUT: channel of e_input in dst, or -1 */
+    double cval;         /* JI_CONST */
+    int dense;           /* JI_DENSE: index into prog->dense */
+    int amap_identity;   /* JI_DENSE: a's channel set equals dst's: one GEMM */
+    int uop;             /* JI_UNARY: DDX_R_* from ddx_jet_rules.h */
+    double uparam;       /* JI_UNARY: power exponent */
+    int kmax;            /* JI_UNARY: highest derivative order needed */
+    int *term_start;     /* JI_UNARY / JI_MUL: nch+1 offsets into terms */
+    fdb_term *fdb;
+    leib_term *leib;
+    int dn, an;          /* JI_COPY neurons */
+} jet_instr;
+
+typedef struct jet_value {
+    int node;        /* graph node it holds */
+    const char *label; /* the node's op name (static string) */
+    int width;       /* neurons */
+    int nch;         /* channels */
+    int64_t offset;  /* in the tile workspace, in units of P reals */
+} jet_value;
+
+typedef struct jet_dense {
+    int out, in;
+    double *W, *b; /* copies, out x in row-major */
+    float *Wf, *bf;
+} jet_dense;
+
+typedef struct jet_output {
+    int value, neuron; /* column = channel 0 of this neuron of this value */
+} jet_output;
+
+typedef struct jet_program {
+    int d;                 /* inputs per point */
+    char *input_names[DDX_MAX_INPUTS]; /* owned copies */
+    int n_values;
+    jet_value *values;
+    int n_nodes;
+    int *node_value;       /* graph node -> value id, or -1 if not needed */
+    mi_set *sets;          /* per value: its channel set */
+    int n_instr;
+    jet_instr *instr;
+    int n_dense;
+    jet_dense *dense;
+    int n_outputs;
+    jet_output *outputs;
+    int64_t workspace;     /* tile workspace size, in units of P reals */
+    int max_k;             /* largest derivative table over unary ops */
+    double poly[3][(DDX_MAX_ORDER + 2) * 12]; /* tanh P_k, sigmoid Q_k (see jet rules) */
+    float polyf[3][(DDX_MAX_ORDER + 2) * 12];
+    double flops;          /* useful FLOPs per point */
+    int network_channels;  /* largest channel count of a dense layer */
+} jet_program;
+
+/* Analyses and lowers; on failure returns non-OK with a message in err. */
+ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
+                             jet_program **out, char *err, size_t errcap);
+void jet_program_free(jet_program *p);
+
+#endif

@@ -1,0 +1,368 @@
+/* lower.c — from graph + needs to the jet program: one value per needed
+ * node, one instruction per node (concat: one copy per operand), tables for
+ * the elementwise rules, and a tile workspace laid out with reuse of dead
+ * values (liveness), so a deep network needs only a few layer buffers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/ddx_jet_rules.h"
+#include "host/compiler/jet_program.h"
+#include "host/compiler/jet_tables.h"
+#include "host/compiler/needs.h"
+
+typedef struct lower_ctx {
+    const ddx_graph *g;
+    jet_program *p;
+    mi_set *sets; /* per graph node */
+    char *err;
+    size_t errcap;
+} lower_ctx;
+
+static ddx_status oom(lower_ctx *c) {
+    snprintf(c->err, c->errcap, "out of memory while compiling");
+    return DDX_ERR_OUT_OF_MEMORY;
+}
+
+static jet_instr *new_instr(lower_ctx *c, jet_opcode op, int node) {
+    jet_program *p = c->p;
+    jet_instr *in = realloc(p->instr, sizeof(jet_instr) * (size_t)(p->n_instr + 1));
+    if (!in) return NULL;
+    p->instr = in;
+    jet_instr *x = &p->instr[p->n_instr++];
+    memset(x, 0, sizeof *x);
+    x->op = op;
+    x->dst = p->node_value[node];
+    x->a = x->b = -1;
+    x->input_ch = -1;
+    return x;
+}
+
+/* map[c] = index in `from` of dst channel c shifted by e_shift (-1: none). */
+static int *channel_map(const mi_set *dst, const mi_set *from, int shift) {
+    int *m = malloc(sizeof(int) * (size_t)dst->n);
+    if (!m) return NULL;
+    for (int c = 0; c < dst->n; c++) {
+        ddx_mi a = dst->v[c];
+        if (shift >= 0) a.a[shift]++;
+        m[c] = mi_set_find(from, &a);
+    }
+    return m;
+}
+
+static int r_opcode(const ddx_gnode *x) {
+    if (x->op == OP_POWI) return DDX_R_POWI;
+    if (x->op == OP_POW) return DDX_R_POW;
+    return (int)x->uop; /* DDX_R_* equal ddx_unary_op for the unary ops */
+}
+
+static ddx_status lower_node(lower_ctx *c, int n) {
+    const ddx_gnode *x = &c->g->nodes[n];
+    const mi_set *S = &c->sets[n];
+    jet_program *p = c->p;
+    jet_instr *in;
+    switch (x->op) {
+    case OP_INPUT: {
+        if (!(in = new_instr(c, JI_INPUT, n))) return oom(c);
+        in->input = x->ival;
+        ddx_mi e = {{0}, 0};
+        e.a[x->ival] = 1;
+        in->input_ch = mi_set_find(S, &e);
+        return DDX_OK;
+    }
+    case OP_CONST:
+        if (!(in = new_instr(c, JI_CONST, n))) return oom(c);
+        in->cval = x->dval;
+        return DDX_OK;
+    case OP_ADD:
+    case OP_SUB:
+        if (!(in = new_instr(c, x->op == OP_ADD ? JI_ADD : JI_SUB, n))) return oom(c);
+        in->a = p->node_value[x->a];
+        in->b = p->node_value[x->b];
+        in->amap = channel_map(S, &c->sets[x->a], -1);
+        in->bmap = channel_map(S, &c->sets[x->b], -1);
+        if (!in->amap || !in->bmap) return oom(c);
+        p->flops += (double)x->width * S->n;
+        return DDX_OK;
+    case OP_MUL:
+        if (!(in = new_instr(c, JI_MUL, n))) return oom(c);
+        in->a = p->node_value[x->a];
+        in->b = p->node_value[x->b];
+        if (leibniz_table_build(S, &c->sets[x->a], &c->sets[x->b], c->g->n_inputs, &in->term_start,
+                                &in->leib))
+            return oom(c);
+        p->flops += 3.0 * x->width * in->term_start[S->n];
+        return DDX_OK;
+    case OP_UNARY:
+    case OP_POWI:
+    case OP_POW: {
+        if (!(in = new_instr(c, JI_UNARY, n))) return oom(c);
+        in->a = p->node_value[x->a];
+        in->uop = r_opcode(x);
+        in->uparam = x->op == OP_POWI ? (double)x->ival : x->dval;
+        /* orders whose derivative is identically zero: drop their terms */
+        int kzero = -1;
+        if (in->uop == DDX_R_NEG) kzero = 1;
+        if (in->uop == DDX_R_POWI && x->ival >= 0) kzero = x->ival;
+        in->kmax = mi_set_max_order(S);
+        if (kzero >= 0 && in->kmax > kzero) in->kmax = kzero;
+        if (in->kmax > p->max_k) p->max_k = in->kmax;
+        if (fdb_table_build(S, &c->sets[x->a], c->g->n_inputs, kzero, &in->term_start, &in->fdb))
+            return oom(c);
+        double f = 0;
+        for (int t = 0; t < in->term_start[S->n]; t++) f += in->fdb[t].nf + 2;
+        p->flops += (double)x->width * f;
+        return DDX_OK;
+    }
+    case OP_DENSE: {
+        if (!(in = new_instr(c, JI_DENSE, n))) return oom(c);
+        in->a = p->node_value[x->a];
+        in->dense = x->dense;
+        in->amap = channel_map(S, &c->sets[x->a], -1);
+        if (!in->amap) return oom(c);
+        in->amap_identity = S->n == c->sets[x->a].n;
+        const ddx_dense_weights *w = &c->g->dense[x->dense];
+        p->flops += 2.0 * w->in * w->out * S->n;
+        if (S->n > p->network_channels) p->network_channels = S->n;
+        return DDX_OK;
+    }
+    case OP_COMPONENT:
+        if (!(in = new_instr(c, JI_COPY, n))) return oom(c);
+        in->a = p->node_value[x->a];
+        in->an = x->ival;
+        in->amap = channel_map(S, &c->sets[x->a], -1);
+        return in->amap ? DDX_OK : oom(c);
+    case OP_GRAD:
+        /* d/dx_i y: channel alpha of the result is channel alpha + e_i of y */
+        if (!(in = new_instr(c, JI_COPY, n))) return oom(c);
+        in->a = p->node_value[x->a];
+        in->amap = channel_map(S, &c->sets[x->a], x->ival);
+        return in->amap ? DDX_OK : oom(c);
+    case OP_LAPLACE: {
+        /* value only: channel L of the operand; else a copy of the grad-spelled sum */
+        if (!(in = new_instr(c, JI_COPY, n))) return oom(c);
+        if (S->n != 1) {
+            in->a = p->node_value[x->b];
+            in->amap = channel_map(S, &c->sets[x->b], -1);
+            return in->amap ? DDX_OK : oom(c);
+        }
+        in->a = p->node_value[x->a];
+        if (!(in->amap = malloc(sizeof(int)))) return oom(c);
+        ddx_mi L = {{0}, (uint16_t)x->ival};
+        in->amap[0] = mi_set_find(&c->sets[x->a], &L);
+        return DDX_OK;
+    }
+    case OP_CONCAT:
+        for (int i = 0; i < x->n_args; i++) {
+            if (!(in = new_instr(c, JI_COPY, n))) return oom(c);
+            in->a = p->node_value[x->args[i]];
+            in->dn = i;
+            in->amap = channel_map(S, &c->sets[x->args[i]], -1);
+            if (!in->amap) return oom(c);
+        }
+        return DDX_OK;
+    }
+    snprintf(c->err, c->errcap, "node %d: unknown op", n);
+    return DDX_ERR_INTERNAL;
+}
+
+/* Workspace layout: values get blocks of width*nch tile rows; a block is
+ * reused once its value's last reader has run (best fit among free ones). */
+typedef struct block {
+    int64_t off, size;
+    int free;
+} block;
+
+static ddx_status layout_workspace(lower_ctx *c) {
+    jet_program *p = c->p;
+    int *last = malloc(sizeof(int) * (size_t)p->n_values);
+    int *placed = calloc((size_t)p->n_values, sizeof(int));
+    block *blocks = malloc(sizeof(block) * (size_t)(p->n_values + 1) * 2);
+    int nb = 0;
+    if (!last || !placed || !blocks) {
+        free(last);
+        free(placed);
+        free(blocks);
+        return oom(c);
+    }
+    for (int v = 0; v < p->n_values; v++) last[v] = -1;
+    for (int i = 0; i < p->n_instr; i++) {
+        if (p->instr[i].a >= 0) last[p->instr[i].a] = i;
+        if (p->instr[i].b >= 0) last[p->instr[i].b] = i;
+    }
+    for (int o = 0; o < p->n_outputs; o++) last[p->outputs[o].value] = p->n_instr; /* live to the end */
+    int *owner = malloc(sizeof(int) * (size_t)(p->n_values + 1) * 2);
+    if (!owner) {
+        free(last);
+        free(placed);
+        free(blocks);
+        return oom(c);
+    }
+    p->workspace = 0;
+    for (int i = 0; i < p->n_instr; i++) {
+        int v = p->instr[i].dst;
+        if (!placed[v]) {
+            int64_t need = (int64_t)p->values[v].width * p->values[v].nch;
+            int best = -1;
+            for (int b = 0; b < nb; b++)
+                if (blocks[b].free && blocks[b].size >= need && (best < 0 || blocks[b].size < blocks[best].size))
+                    best = b;
+            if (best >= 0) {
+                if (blocks[best].size > need) { /* split off the rest */
+                    blocks[nb] = (block){blocks[best].off + need, blocks[best].size - need, 1};
+                    owner[nb++] = -1;
+                    blocks[best].size = need;
+                }
+                blocks[best].free = 0;
+            } else {
+                best = nb++;
+                blocks[best] = (block){p->workspace, need, 0};
+                p->workspace += need;
+            }
+            owner[best] = v;
+            p->values[v].offset = blocks[best].off;
+            placed[v] = 1;
+        }
+        /* free the blocks of values read for the last time here */
+        for (int b = 0; b < nb; b++)
+            if (!blocks[b].free && owner[b] >= 0 && last[owner[b]] == i && owner[b] != v) blocks[b].free = 1;
+        if (last[v] < 0) { /* never read (not an output either): drop at once */
+            for (int b = 0; b < nb; b++)
+                if (owner[b] == v) blocks[b].free = 1;
+        }
+    }
+    free(owner);
+    free(last);
+    free(placed);
+    free(blocks);
+    return DDX_OK;
+}
+
+ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
+                             jet_program **out, char *err, size_t errcap) {
+    *out = NULL;
+    jet_program *p = calloc(1, sizeof *p);
+    mi_set *sets = calloc((size_t)g->n_nodes + 1, sizeof(mi_set));
+    lower_ctx c = {g, p, sets, err, errcap};
+    ddx_status st = DDX_OK;
+    if (!p || !sets) {
+        free(p);
+        free(sets);
+        return oom(&c);
+    }
+    p->d = g->n_inputs;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!(p->input_names[i] = strdup(g->input_names[i]))) {
+            free(sets);
+            jet_program_free(p);
+            return oom(&c);
+        }
+    st = needs_analyze(g, outputs, n_outputs, sets, err, errcap);
+    if (st) goto fail;
+
+    p->n_nodes = g->n_nodes;
+    p->node_value = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
+    p->values = malloc(sizeof(jet_value) * (size_t)(g->n_nodes + 1));
+    p->sets = calloc((size_t)g->n_nodes + 1, sizeof(mi_set));
+    p->dense = calloc((size_t)g->n_dense + 1, sizeof(jet_dense));
+    p->outputs = malloc(sizeof(jet_output) * 1);
+    if (!p->node_value || !p->values || !p->sets || !p->dense || !p->outputs) {
+        st = oom(&c);
+        goto fail;
+    }
+    for (int n = 0; n < g->n_nodes; n++) {
+        p->node_value[n] = -1;
+        if (sets[n].n == 0) continue;
+        int v = p->n_values++;
+        p->node_value[n] = v;
+        p->values[v] = (jet_value){n, ddx_opcode_name(&g->nodes[n]), g->nodes[n].width, sets[n].n, 0};
+        p->sets[v] = sets[n];
+        sets[n] = (mi_set){0};
+    }
+    /* sets now owned by the program, indexed by value; keep a node view */
+    for (int n = 0; n < g->n_nodes; n++)
+        if (p->node_value[n] >= 0) sets[n] = p->sets[p->node_value[n]];
+
+    /* dense weights, in both precisions */
+    p->n_dense = g->n_dense;
+    for (int i = 0; i < g->n_dense; i++) {
+        const ddx_dense_weights *w = &g->dense[i];
+        jet_dense *jd = &p->dense[i];
+        size_t nw = (size_t)w->out * (size_t)w->in;
+        jd->out = w->out;
+        jd->in = w->in;
+        jd->W = malloc(sizeof(double) * nw);
+        jd->b = malloc(sizeof(double) * (size_t)w->out);
+        jd->Wf = malloc(sizeof(float) * nw);
+        jd->bf = malloc(sizeof(float) * (size_t)w->out);
+        if (!jd->W || !jd->b || !jd->Wf || !jd->bf) {
+            st = oom(&c);
+            goto fail_nodeview;
+        }
+        for (size_t k = 0; k < nw; k++) jd->Wf[k] = (float)(jd->W[k] = w->W[k]);
+        for (int k = 0; k < w->out; k++) jd->bf[k] = (float)(jd->b[k] = w->b[k]);
+    }
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (p->node_value[n] < 0) continue;
+        st = lower_node(&c, n);
+        if (st) goto fail_nodeview;
+    }
+    /* outputs: every neuron of each output node is a column */
+    int ncols = 0;
+    for (int i = 0; i < n_outputs; i++) ncols += g->nodes[outputs[i]].width;
+    free(p->outputs);
+    p->outputs = malloc(sizeof(jet_output) * (size_t)(ncols ? ncols : 1));
+    if (!p->outputs) {
+        st = oom(&c);
+        goto fail_nodeview;
+    }
+    for (int i = 0; i < n_outputs; i++)
+        for (int j = 0; j < g->nodes[outputs[i]].width; j++)
+            p->outputs[p->n_outputs++] = (jet_output){p->node_value[outputs[i]], j};
+    derivative_polys(0, p->max_k, p->poly[0]);
+    derivative_polys(1, p->max_k, p->poly[1]);
+    for (int r = 0; r < 2; r++)
+        for (int k = 0; k < (DDX_MAX_ORDER + 2) * 12; k++) p->polyf[r][k] = (float)p->poly[r][k];
+    st = layout_workspace(&c);
+    if (st) goto fail_nodeview;
+    free(sets);
+    *out = p;
+    return DDX_OK;
+fail_nodeview:
+    free(sets); /* entries alias p->sets */
+    jet_program_free(p);
+    return st;
+fail:
+    for (int n = 0; n < g->n_nodes; n++) mi_set_free(&sets[n]);
+    free(sets);
+    jet_program_free(p);
+    return st;
+}
+
+void jet_program_free(jet_program *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n_instr; i++) {
+        jet_instr *x = &p->instr[i];
+        free(x->amap);
+        free(x->bmap);
+        free(x->term_start);
+        free(x->fdb);
+        free(x->leib);
+    }
+    if (p->sets)
+        for (int v = 0; v < p->n_values; v++) mi_set_free(&p->sets[v]);
+    for (int i = 0; p->dense && i < p->n_dense; i++) {
+        free(p->dense[i].W);
+        free(p->dense[i].b);
+        free(p->dense[i].Wf);
+        free(p->dense[i].bf);
+    }
+    for (int i = 0; i < DDX_MAX_INPUTS; i++) free(p->input_names[i]);
+    free(p->instr);
+    free(p->sets);
+    free(p->values);
+    free(p->node_value);
+    free(p->dense);
+    free(p->outputs);
+    free(p);
+}

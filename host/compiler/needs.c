@@ -1,0 +1,61 @@
+/* needs.c — which Taylor coefficients each node must carry (DESIGN §3).
+ * Walks the graph backwards from the outputs: grad(y, x_i) asks y for every
+ * index it needs shifted by e_i; every other op passes its set to its
+ * operands; each set is closed downward before it is passed on, because the
+ * Faa di Bruno and Leibniz rules read all sub-indices. laplace(y) asks y
+ * for the collapsed channel L when only its value is needed. */
+#include "host/compiler/needs.h"
+
+#include <stdio.h>
+
+ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets,
+                         char *err, size_t errcap) {
+    ddx_mi zero = {{0}, 0};
+    for (int i = 0; i < n_outs; i++)
+        if (mi_set_add(&sets[outs[i]], &zero)) goto oom;
+    for (int n = g->n_nodes - 1; n >= 0; n--) {
+        mi_set *s = &sets[n];
+        if (s->n == 0) continue; /* not needed by any output */
+        if (mi_set_close(s, g->n_inputs)) goto oom;
+        const ddx_gnode *x = &g->nodes[n];
+        switch (x->op) {
+        case OP_INPUT:
+        case OP_CONST:
+            break;
+        case OP_GRAD:
+            for (int c = 0; c < s->n; c++) {
+                ddx_mi m = s->v[c];
+                if (m.lap) { /* cannot happen: L only enters grad-free cones */
+                    snprintf(err, errcap, "node %d: collapsed Laplacian channel reached a grad node", n);
+                    return DDX_ERR_INTERNAL;
+                }
+                m.a[x->ival]++;
+                if (mi_order(&m) > DDX_MAX_ORDER) {
+                    snprintf(err, errcap, "node %d: derivative order above %d", n, DDX_MAX_ORDER);
+                    return DDX_ERR_LIMIT;
+                }
+                if (mi_set_add(&sets[x->a], &m)) goto oom;
+            }
+            break;
+        case OP_LAPLACE:
+            if (s->n == 1) { /* only its value: the operand carries the collapsed channel L */
+                ddx_mi L = {{0}, (uint16_t)x->ival}; /* ival: the inputs it sums over, a bit mask */
+                if (mi_set_add(&sets[x->a], &L)) goto oom;
+            } else { /* the Laplacian is differentiated: use the sum spelled with grads */
+                if (mi_set_union(&sets[x->b], s)) goto oom;
+            }
+            break;
+        case OP_CONCAT:
+            for (int i = 0; i < x->n_args; i++)
+                if (mi_set_union(&sets[x->args[i]], s)) goto oom;
+            break;
+        default:
+            if (x->a >= 0 && mi_set_union(&sets[x->a], s)) goto oom;
+            if (x->b >= 0 && mi_set_union(&sets[x->b], s)) goto oom;
+        }
+    }
+    return DDX_OK;
+oom:
+    snprintf(err, errcap, "out of memory in needs analysis");
+    return DDX_ERR_OUT_OF_MEMORY;
+}

@@ -1,0 +1,254 @@
+/* program.c — the public compile/evaluate API: picks a backend, owns the
+ * jet program, validates every call's arguments before any work. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/runtime/backend.h"
+#include "host/graph/graph.h"
+#include "host/compiler/jet_program.h"
+
+struct ddx_program {
+    jet_program *jp;
+    const ddx_backend_i *be;
+    void *state;
+    ddx_compile_options opt;
+    char error[512];
+};
+
+static ddx_status program_fail(ddx_program *p, ddx_status s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->error, sizeof p->error, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+const char *ddx_version(void) { return DDX_VERSION_STRING; }
+
+const char *ddx_status_string(ddx_status s) {
+    switch (s) {
+    case DDX_OK: return "ok";
+    case DDX_ERR_INVALID_ARG: return "invalid argument";
+    case DDX_ERR_SHAPE: return "shape mismatch";
+    case DDX_ERR_NOT_SCALAR: return "not a scalar";
+    case DDX_ERR_UNKNOWN_NAME: return "unknown name";
+    case DDX_ERR_PARSE: return "parse error";
+    case DDX_ERR_UNSUPPORTED: return "unsupported";
+    case DDX_ERR_LIMIT: return "limit exceeded";
+    case DDX_ERR_NO_DEVICE: return "no device";
+    case DDX_ERR_OUT_OF_MEMORY: return "out of memory";
+    case DDX_ERR_IO: return "i/o error";
+    case DDX_ERR_COMPILE: return "compile error";
+    case DDX_ERR_DEVICE: return "device error";
+    case DDX_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
+
+void ddx_compile_options_default(ddx_compile_options *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->device = DDX_DEVICE_AUTO;
+    o->precision = DDX_F32;
+    o->strategy = DDX_STRATEGY_AUTO;
+}
+
+/* AUTO takes CUDA when a usable device is there; CUDA asked for explicitly
+ * and missing is an error, not a silent fallback. */
+static const ddx_backend_i *pick_backend(ddx_device dev, ddx_graph *g, ddx_status *st) {
+    const ddx_backend_i *cuda = ddx_backend_cuda();
+    char why[256] = "ddx was built without CUDA";
+    *st = DDX_OK;
+    if (dev == DDX_DEVICE_CPU) return &ddx_backend_cpu;
+    if (cuda && cuda->available(why, sizeof why)) return cuda;
+    if (dev == DDX_DEVICE_AUTO) return &ddx_backend_cpu;
+    ddx_graph_fail(g, DDX_ERR_NO_DEVICE, "device cuda: %s", why);
+    *st = DDX_ERR_NO_DEVICE;
+    return NULL;
+}
+
+ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, const ddx_compile_options *opt,
+                       ddx_program **out) {
+    if (out) *out = NULL;
+    if (!g) return DDX_ERR_INVALID_ARG;
+    if (g->status != DDX_OK) return g->status; /* an earlier builder call failed; its message stands */
+    if (!out || !outputs || n_outputs <= 0) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "compile: %s", !out ? "out is NULL" : "no outputs");
+        return DDX_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < n_outputs; i++)
+        if (outputs[i] < 0 || outputs[i] >= g->n_nodes) {
+            ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "compile: output %d is not a node of this graph", i);
+            return DDX_ERR_INVALID_ARG;
+        }
+    if (g->n_inputs == 0) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "compile: the graph has no inputs");
+        return DDX_ERR_INVALID_ARG;
+    }
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    if (opt) o = *opt;
+    if (o.precision != DDX_F32 && o.precision != DDX_F64) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "compile: unknown precision %d", (int)o.precision);
+        return DDX_ERR_INVALID_ARG;
+    }
+    if (o.device != DDX_DEVICE_AUTO && o.device != DDX_DEVICE_CPU && o.device != DDX_DEVICE_CUDA) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "compile: unknown device %d", (int)o.device);
+        return DDX_ERR_INVALID_ARG;
+    }
+    if (o.tile_points < 0 || o.tile_points > (1 << 20) || o.num_threads < 0) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "compile: bad tile size or thread count");
+        return DDX_ERR_INVALID_ARG;
+    }
+    ddx_status st;
+    const ddx_backend_i *be = pick_backend(o.device, g, &st);
+    if (!be) return st;
+    ddx_program *p = calloc(1, sizeof *p);
+    if (!p) {
+        ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        return DDX_ERR_OUT_OF_MEMORY;
+    }
+    char err[512] = "";
+    st = jet_program_build(g, outputs, n_outputs, &p->jp, err, sizeof err);
+    if (st == DDX_OK) st = be->prepare(p->jp, &o, &p->state, err, sizeof err);
+    if (st != DDX_OK) {
+        ddx_graph_fail(g, st, "compile: %s", err);
+        jet_program_free(p->jp);
+        free(p);
+        return st;
+    }
+    p->be = be;
+    p->opt = o;
+    p->opt.device = strcmp(be->name, "cpu") == 0 ? DDX_DEVICE_CPU : DDX_DEVICE_CUDA;
+    *out = p;
+    return DDX_OK;
+}
+
+void ddx_program_free(ddx_program *p) {
+    if (!p) return;
+    if (p->be && p->state) p->be->release(p->state);
+    jet_program_free(p->jp);
+    free(p);
+}
+
+const char *ddx_program_error(const ddx_program *p) { return p ? p->error : "null program"; }
+
+ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void *out) {
+    if (!p) return DDX_ERR_INVALID_ARG;
+    p->error[0] = 0;
+    if (!points || !out) return program_fail(p, DDX_ERR_INVALID_ARG, "eval: %s is NULL", !points ? "points" : "out");
+    if (n <= 0) return program_fail(p, DDX_ERR_INVALID_ARG, "eval: no points (n = %lld)", (long long)n);
+    if (n > ((int64_t)1 << 40)) return program_fail(p, DDX_ERR_LIMIT, "eval: n = %lld is too large", (long long)n);
+    char err[256] = "";
+    ddx_status st = p->be->run(p->state, p->jp, points, n, out, err, sizeof err);
+    if (st != DDX_OK) return program_fail(p, st, "eval: %s", err);
+    return DDX_OK;
+}
+
+ddx_status ddx_program_eval_device(ddx_program *p, const void *d_points, int64_t n, void *d_out) {
+    if (!p) return DDX_ERR_INVALID_ARG;
+    p->error[0] = 0;
+    if (!p->be->run_device)
+        return program_fail(p, DDX_ERR_UNSUPPORTED, "eval_device: the %s backend takes host memory only", p->be->name);
+    if (!d_points || !d_out) return program_fail(p, DDX_ERR_INVALID_ARG, "eval_device: null pointer");
+    if (n <= 0) return program_fail(p, DDX_ERR_INVALID_ARG, "eval_device: no points (n = %lld)", (long long)n);
+    char err[256] = "";
+    ddx_status st = p->be->run_device(p->state, p->jp, d_points, n, d_out, err, sizeof err);
+    return st == DDX_OK ? DDX_OK : program_fail(p, st, "eval_device: %s", err);
+}
+
+ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_outputs,
+                                   const ddx_compile_options *opt, const char *arch, char *buf, size_t cap) {
+    if (!g) return DDX_ERR_INVALID_ARG;
+    if (g->status != DDX_OK) return g->status;
+    if (!outputs || n_outputs <= 0 || !arch || !buf || cap == 0) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "cuda report: bad arguments");
+        return DDX_ERR_INVALID_ARG;
+    }
+    const ddx_backend_i *cuda = ddx_backend_cuda();
+    if (!cuda || !cuda->offline_report) {
+        ddx_graph_fail(g, DDX_ERR_UNSUPPORTED, "cuda report: ddx was built without CUDA");
+        return DDX_ERR_UNSUPPORTED;
+    }
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    if (opt) o = *opt;
+    jet_program *jp = NULL;
+    char err[1024] = "";
+    ddx_status st = jet_program_build(g, outputs, n_outputs, &jp, err, sizeof err);
+    if (st == DDX_OK) st = cuda->offline_report(jp, &o, arch, buf, cap, err, sizeof err);
+    jet_program_free(jp);
+    if (st != DDX_OK) ddx_graph_fail(g, st, "cuda report: %s", err);
+    return st;
+}
+
+
+int ddx_program_num_inputs(const ddx_program *p) { return p ? p->jp->d : 0; }
+int ddx_program_num_outputs(const ddx_program *p) { return p ? p->jp->n_outputs : 0; }
+ddx_device ddx_program_device(const ddx_program *p) { return p ? p->opt.device : DDX_DEVICE_CPU; }
+ddx_precision ddx_program_precision(const ddx_program *p) { return p ? p->opt.precision : DDX_F32; }
+double ddx_program_flops_per_point(const ddx_program *p) { return p ? p->jp->flops : 0; }
+int ddx_program_network_channels(const ddx_program *p) { return p ? p->jp->network_channels : 0; }
+int ddx_program_num_instructions(const ddx_program *p) { return p ? p->jp->n_instr : 0; }
+
+int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int capacity) {
+    if (!p || n < 0 || n >= p->jp->n_nodes) return 0;
+    int v = p->jp->node_value[n];
+    if (v < 0) return 0;
+    const mi_set *s = &p->jp->sets[v];
+    if (coeffs && s->n <= capacity)
+        for (int c = 0; c < s->n; c++)
+            for (int i = 0; i < p->jp->d; i++) coeffs[c * p->jp->d + i] = s->v[c].lap ? -(int)((s->v[c].lap >> i) & 1) : s->v[c].a[i];
+    return s->n;
+}
+
+/* Appends to buf without overflowing; tracks the full length. */
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[1024];
+    int w = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (w < 0) return;
+    if (*len < cap) snprintf(buf + *len, cap - *len, "%s", tmp);
+    *len += (size_t)w;
+}
+
+size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
+    size_t len = 0;
+    if (buf && cap) buf[0] = 0;
+    if (!p) return 0;
+    const jet_program *jp = p->jp;
+    const char *names[DDX_MAX_INPUTS];
+    for (int i = 0; i < jp->d; i++) names[i] = jp->input_names[i];
+    put(buf, cap, &len, "inputs: %d (", jp->d);
+    for (int i = 0; i < jp->d; i++) put(buf, cap, &len, "%s%s", i ? "," : "", names[i]);
+    put(buf, cap, &len, "), output columns: %d, precision: %s\n", jp->n_outputs,
+        p->opt.precision == DDX_F32 ? "f32" : "f64");
+    put(buf, cap, &len, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
+    put(buf, cap, &len, "useful FLOPs per point: %.0f\n", jp->flops);
+    put(buf, cap, &len, "instructions: %d, tile workspace: %lld rows per point\n", jp->n_instr,
+        (long long)jp->workspace);
+    for (int i = 0; i < jp->n_instr; i++) {
+        const jet_instr *in = &jp->instr[i];
+        if (i > 0 && jp->instr[i - 1].dst == in->dst) continue; /* concat parts */
+        const jet_value *v = &jp->values[in->dst];
+        const mi_set *s = &jp->sets[in->dst];
+        put(buf, cap, &len, "  node %3d %-9s width %-4d channels %-3d {", v->node, v->label, v->width, v->nch);
+        for (int c = 0; c < s->n; c++) {
+            char m[64];
+            mi_format(&s->v[c], jp->d, names, m, sizeof m);
+            put(buf, cap, &len, "%s%s", c ? "," : "", m);
+        }
+        put(buf, cap, &len, "}\n");
+    }
+    if (p->be && p->be->describe) {
+        char tmp[2048];
+        p->be->describe(p->state, tmp, sizeof tmp);
+        put(buf, cap, &len, "%s", tmp);
+    }
+    return len;
+}

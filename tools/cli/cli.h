@@ -1,0 +1,58 @@
+/* cli.h — shared pieces of the `ddx` command: options, model + derivative
+ * list to program, one-line errors. */
+#ifndef DDX_CLI_H
+#define DDX_CLI_H
+#include <stdint.h>
+#include <stdio.h>
+#include "ddx.h"
+#include "tools/expr_parse.h"
+#include "tools/model_spec.h"
+
+typedef struct cli_opts {
+    const char *model, *derivs, *points, *out, *inputs, *json, *arch;
+    ddx_device device;
+    ddx_precision precision;
+    int precision_set;
+    ddx_strategy strategy;
+    int64_t n;
+    int repeat, rows, threads, tile, seed, check_rows;
+} cli_opts;
+
+/* A model with its derivative list, compiled. */
+typedef struct cli_job {
+    ddx_model model;
+    ddx_column_list cols;
+    ddx_program *prog;
+    double compile_s;
+} cli_job;
+
+/* Parses --name value options (after the subcommand). Unknown options,
+ * missing values and bad values print one line and return -1. allowed is a
+ * space-separated list of option names this command takes. */
+int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_opts *o);
+/* Loads the model and parses the list (no compile). */
+int cli_build(const cli_opts *o, cli_job *job, const char *cmd);
+/* Compiles job->cols for o's device and precision. */
+int cli_compile(const cli_opts *o, cli_job *job, const char *cmd);
+void cli_job_free(cli_job *job);
+int cli_fail(const char *cmd, const char *fmt, ...);
+double cli_now(void);
+/* Derivative order (grad nesting) of a graph node. */
+int cli_node_order(const ddx_graph *g, ddx_node n);
+/* Uniform points in [0,1]^d, deterministic; element i (row-major) is
+ * cli_uniform_at(seed, i), so any part can be made on its own. */
+void cli_uniform_points(double *pts, int64_t n, int d, uint64_t seed);
+double cli_uniform_at(uint64_t seed, int64_t i);
+/* Tolerance of `ddx check` for a derivative order. */
+double cli_check_tolerance(ddx_precision p, int order);
+/* Floor of the relative error's denominator, a fraction of the column max. */
+double cli_rel_floor(ddx_precision p);
+
+int cmd_eval(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

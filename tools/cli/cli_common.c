@@ -1,0 +1,185 @@
+/* cli_common.c — option parsing and model/program setup shared by the
+ * subcommands. Every failure is one line on stderr and a non-zero exit. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tools/cli/cli.h"
+#include "host/graph/graph.h"
+
+int cli_fail(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ddx %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int has_word(const char *list, const char *w) {
+    size_t n = strlen(w);
+    for (const char *s = list; (s = strstr(s, w)); s += n)
+        if ((s == list || s[-1] == ' ') && (s[n] == ' ' || s[n] == 0)) return 1;
+    return 0;
+}
+
+static int parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *v) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    /* accept 2^k for convenience: --n 2^20 */
+    if (*end == '^' && end != s) {
+        long long e = strtoll(end + 1, &end, 10);
+        if (e < 0 || e > 40) return -1;
+        long long b = x;
+        x = 1;
+        for (long long i = 0; i < e; i++) x *= b;
+    }
+    if (errno || *end || end == s || x < lo || x > hi) return -1;
+    *v = x;
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->device = DDX_DEVICE_AUTO;
+    o->precision = DDX_F32;
+    o->repeat = 5;
+    o->rows = 16;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) return cli_fail(cmd, "unexpected argument '%s' (options start with --)", a), -1;
+        const char *name = a + 2;
+        if (!has_word(allowed, name)) return cli_fail(cmd, "unknown option '%s' (ddx %s --help)", a, cmd), -1;
+        if (i + 1 >= argc) return cli_fail(cmd, "option '%s' needs a value", a), -1;
+        const char *v = argv[++i];
+        int64_t x;
+        if (!strcmp(name, "model")) o->model = v;
+        else if (!strcmp(name, "derivs")) o->derivs = v;
+        else if (!strcmp(name, "points")) o->points = v;
+        else if (!strcmp(name, "out")) o->out = v;
+        else if (!strcmp(name, "inputs")) o->inputs = v;
+        else if (!strcmp(name, "json")) o->json = v;
+        else if (!strcmp(name, "arch")) o->arch = v;
+        else if (!strcmp(name, "device")) {
+            if (!strcmp(v, "auto")) o->device = DDX_DEVICE_AUTO;
+            else if (!strcmp(v, "cpu")) o->device = DDX_DEVICE_CPU;
+            else if (!strcmp(v, "cuda") || !strcmp(v, "gpu")) o->device = DDX_DEVICE_CUDA;
+            else return cli_fail(cmd, "--device '%s': expected auto, cpu or cuda", v), -1;
+        } else if (!strcmp(name, "precision")) {
+            if (!strcmp(v, "f32")) o->precision = DDX_F32;
+            else if (!strcmp(v, "f64")) o->precision = DDX_F64;
+            else return cli_fail(cmd, "--precision '%s': expected f32 or f64", v), -1;
+            o->precision_set = 1;
+        } else if (!strcmp(name, "strategy")) {
+            if (!strcmp(v, "auto")) o->strategy = DDX_STRATEGY_AUTO;
+            else if (!strcmp(v, "fused")) o->strategy = DDX_STRATEGY_FUSED;
+            else if (!strcmp(v, "cublas")) o->strategy = DDX_STRATEGY_CUBLAS;
+            else return cli_fail(cmd, "--strategy '%s': expected auto, fused or cublas", v), -1;
+        } else if (!strcmp(name, "n")) {
+            if (parse_int64(v, 1, (int64_t)1 << 36, &x)) return cli_fail(cmd, "--n '%s': expected a positive count", v), -1;
+            o->n = x;
+        } else if (!strcmp(name, "repeat")) {
+            if (parse_int64(v, 1, 10000, &x)) return cli_fail(cmd, "--repeat '%s': expected 1..10000", v), -1;
+            o->repeat = (int)x;
+        } else if (!strcmp(name, "check-rows")) {
+            if (parse_int64(v, 1, 100000, &x)) return cli_fail(cmd, "--check-rows '%s': expected 1..100000", v), -1;
+            o->check_rows = (int)x;
+        } else if (!strcmp(name, "rows")) {
+            if (parse_int64(v, 1, 100000, &x)) return cli_fail(cmd, "--rows '%s': expected 1..100000", v), -1;
+            o->rows = (int)x;
+        } else if (!strcmp(name, "threads")) {
+            if (parse_int64(v, 1, 1024, &x)) return cli_fail(cmd, "--threads '%s': expected 1..1024", v), -1;
+            o->threads = (int)x;
+        } else if (!strcmp(name, "tile")) {
+            if (parse_int64(v, 1, 1 << 16, &x)) return cli_fail(cmd, "--tile '%s': expected 1..65536", v), -1;
+            o->tile = (int)x;
+        } else if (!strcmp(name, "seed")) {
+            if (parse_int64(v, 0, 1 << 30, &x)) return cli_fail(cmd, "--seed '%s': expected a number", v), -1;
+            o->seed = (int)x;
+        }
+    }
+    return 0;
+}
+
+int cli_build(const cli_opts *o, cli_job *job, const char *cmd) {
+    memset(job, 0, sizeof *job);
+    char err[1024];
+    if (!o->model) return cli_fail(cmd, "--model is required (e.g. --model mlp:2-64-64-1:tanh)");
+    if (ddx_model_load(o->model, o->inputs, &job->model, err, sizeof err)) return cli_fail(cmd, "%s", err);
+    if (!o->derivs) {
+        cli_job_free(job);
+        return cli_fail(cmd, "--derivs is required (e.g. --derivs u,u_x,u_xx)");
+    }
+    if (ddx_parse_list(job->model.g, &job->model.outputs, o->derivs, &job->cols, err, sizeof err)) {
+        cli_job_free(job);
+        return cli_fail(cmd, "--derivs: %s", err);
+    }
+    return 0;
+}
+
+int cli_compile(const cli_opts *o, cli_job *job, const char *cmd) {
+    ddx_compile_options co;
+    ddx_compile_options_default(&co);
+    co.device = o->device;
+    co.precision = o->precision;
+    co.strategy = o->strategy;
+    co.num_threads = o->threads;
+    co.tile_points = o->tile;
+    if (o->device == DDX_DEVICE_AUTO) {
+        /* say once when AUTO could not take the GPU */
+        ddx_compile_options probe = co;
+        probe.device = DDX_DEVICE_CUDA;
+        ddx_program *p = NULL;
+        double t0 = cli_now();
+        if (ddx_compile(job->model.g, job->cols.cols, job->cols.n, &probe, &p) == DDX_OK) {
+            job->prog = p;
+            job->compile_s = cli_now() - t0;
+            return 0;
+        }
+        if (ddx_graph_status(job->model.g) == DDX_ERR_NO_DEVICE)
+            fprintf(stderr, "ddx %s: note: %s; running on the CPU\n", cmd, ddx_graph_error(job->model.g));
+        else
+            return cli_fail(cmd, "%s", ddx_graph_error(job->model.g));
+        ddx_graph_clear_error(job->model.g);
+        co.device = DDX_DEVICE_CPU;
+    }
+    double t0 = cli_now();
+    if (ddx_compile(job->model.g, job->cols.cols, job->cols.n, &co, &job->prog) != DDX_OK)
+        return cli_fail(cmd, "%s", ddx_graph_error(job->model.g));
+    job->compile_s = cli_now() - t0;
+    return 0;
+}
+
+void cli_job_free(cli_job *job) {
+    ddx_program_free(job->prog);
+    ddx_list_free(&job->cols);
+    ddx_model_free(&job->model);
+    memset(job, 0, sizeof *job);
+}
+
+int cli_node_order(const ddx_graph *g, ddx_node n) {
+    return (n >= 0 && n < g->n_nodes) ? g->nodes[n].order : 0;
+}
+
+double cli_uniform_at(uint64_t seed, int64_t i) {
+    /* splitmix64: the i-th state is a fixed step times i past the seed */
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + 7 + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
+void cli_uniform_points(double *pts, int64_t n, int d, uint64_t seed) {
+    for (int64_t i = 0; i < n * d; i++) pts[i] = cli_uniform_at(seed, i);
+}

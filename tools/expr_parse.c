@@ -1,0 +1,466 @@
+/* expr_parse.c — recursive-descent parser for expressions and derivative
+ * lists. Grammar:
+ *   list    := item (',' item)*
+ *   expr    := term (('+'|'-') term)*
+ *   term    := unary (('*'|'/') unary)*
+ *   unary   := '-' unary | power
+ *   power   := primary ('^' unary)?
+ *   primary := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'
+ * A name is an input, a symbol (output), `pi`, or a partial written with
+ * suffix letters: u_tx = d/dx d/dt u (single-letter input names), u_x1 for
+ * one derivative by a longer name, or D(u, x1, x1) for any names. */
+#include "tools/expr_parse.h"
+#include "host/graph/graph.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct parser {
+    ddx_graph *g;
+    const ddx_symtab *syms;
+    const char *text, *s;
+    char *err;
+    size_t cap;
+    int failed;
+} parser;
+
+int ddx_symtab_add(ddx_symtab *s, const char *name, ddx_node node) {
+    if (s->n >= DDX_MAX_SYMBOLS) return -1;
+    char *c = strdup(name);
+    if (!c) return -1;
+    s->names[s->n] = c;
+    s->nodes[s->n++] = node;
+    return 0;
+}
+
+void ddx_symtab_free(ddx_symtab *s) {
+    for (int i = 0; i < s->n; i++) free(s->names[i]);
+    s->n = 0;
+}
+
+static ddx_node perr(parser *p, const char *fmt, const char *tok) {
+    if (!p->failed) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, fmt, tok ? tok : "");
+        snprintf(p->err, p->cap, "%s at column %d of '%s'", msg, (int)(p->s - p->text) + 1, p->text);
+        p->failed = 1;
+    }
+    return DDX_NO_NODE;
+}
+
+/* After a graph builder failed, report the graph's own message. */
+static ddx_node gcheck(parser *p, ddx_node n) {
+    if (n == DDX_NO_NODE && !p->failed) {
+        snprintf(p->err, p->cap, "%s (in '%s')", ddx_graph_error(p->g), p->text);
+        p->failed = 1;
+    }
+    return n;
+}
+
+static void skip_ws(parser *p) {
+    while (isspace((unsigned char)*p->s)) p->s++;
+}
+
+static int is_name_start(char c) { return isalpha((unsigned char)c) || c == '_'; }
+static int is_name_char(char c) { return isalnum((unsigned char)c) || c == '_' || c == '.'; }
+
+static int read_name(parser *p, char *buf, size_t cap) {
+    size_t n = 0;
+    while (is_name_char(*p->s)) {
+        if (n + 1 < cap) buf[n++] = *p->s;
+        p->s++;
+    }
+    buf[n] = 0;
+    return n + 1 < cap;
+}
+
+static ddx_node lookup_plain(parser *p, const char *name) {
+    for (int i = 0; p->syms && i < p->syms->n; i++)
+        if (strcmp(p->syms->names[i], name) == 0) return p->syms->nodes[i];
+    return ddx_graph_find_input(p->g, name);
+}
+
+/* name, or base_suffix where suffix letters are single-letter inputs, or
+ * base_input for one derivative by a longer input name. */
+static ddx_node resolve_name(parser *p, const char *name) {
+    ddx_node n = lookup_plain(p, name);
+    if (n != DDX_NO_NODE) return n;
+    if (strcmp(name, "pi") == 0) return ddx_const(p->g, 3.14159265358979323846);
+    size_t len = strlen(name);
+    for (size_t k = len; k-- > 1;) {
+        if (name[k] != '_') continue;
+        char base[128];
+        if (k >= sizeof base) continue;
+        memcpy(base, name, k);
+        base[k] = 0;
+        ddx_node b = lookup_plain(p, base);
+        if (b == DDX_NO_NODE) continue;
+        const char *suf = name + k + 1;
+        ddx_node whole = ddx_graph_find_input(p->g, suf);
+        if (whole != DDX_NO_NODE && strlen(suf) > 1) return gcheck(p, ddx_grad(p->g, b, whole));
+        ddx_node r = b;
+        for (const char *c = suf; *c; c++) {
+            char one[2] = {*c, 0};
+            ddx_node x = ddx_graph_find_input(p->g, one);
+            if (x == DDX_NO_NODE) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "'%s': '%c' is not an input (use D(%s, name, ...) for long names)", name,
+                         *c, base);
+                return perr(p, "%s", msg);
+            }
+            r = gcheck(p, ddx_grad(p->g, r, x));
+            if (r == DDX_NO_NODE) return r;
+        }
+        if (!*suf) break;
+        return r;
+    }
+    char known[512] = "";
+    size_t kl = 0;
+    for (int i = 0; i < ddx_graph_num_inputs(p->g); i++)
+        kl += (size_t)snprintf(known + kl, kl < sizeof known ? sizeof known - kl : 0, "%s%s", kl ? "," : "",
+                               ddx_graph_input_name(p->g, i));
+    for (int i = 0; p->syms && i < p->syms->n && kl < sizeof known; i++)
+        kl += (size_t)snprintf(known + kl, sizeof known - kl, ",%s", p->syms->names[i]);
+    char msg[768];
+    snprintf(msg, sizeof msg, "unknown name '%s' (known: %s)", name, known);
+    return perr(p, "%s", msg);
+}
+
+static ddx_node parse_expr(parser *p);
+
+static int is_const_node(parser *p, ddx_node n, double *v);
+
+static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int nargs) {
+    static const struct {
+        const char *name;
+        ddx_unary_op op;
+    } unary[] = {{"exp", DDX_EXP},         {"log", DDX_LOG},         {"sqrt", DDX_SQRT}, {"sin", DDX_SIN},
+                 {"cos", DDX_COS},         {"tanh", DDX_TANH},       {"sigmoid", DDX_SIGMOID},
+                 {"softplus", DDX_SOFTPLUS}, {"silu", DDX_SILU},     {"swish", DDX_SILU}};
+    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
+        if (strcmp(fn, unary[i].name) == 0) {
+            if (nargs != 1) return perr(p, "%s() takes one argument", fn);
+            return gcheck(p, ddx_unary(p->g, unary[i].op, args[0]));
+        }
+    if (strcmp(fn, "pow") == 0) {
+        double e;
+        if (nargs != 2) return perr(p, "pow() takes two arguments", NULL);
+        if (!is_const_node(p, args[1], &e)) return perr(p, "pow(): the exponent must be a number", NULL);
+        return gcheck(p, ddx_pow(p->g, args[0], e));
+    }
+    if (strcmp(fn, "D") == 0) {
+        if (nargs < 1) return perr(p, "D() needs a function", NULL);
+        ddx_node r = args[0];
+        for (int i = 1; i < nargs; i++) {
+            if (r == DDX_NO_NODE) return r;
+            r = gcheck(p, ddx_grad(p->g, r, args[i]));
+        }
+        return r;
+    }
+    if (strcmp(fn, "laplacian") == 0) {
+        if (nargs < 1) return perr(p, "laplacian() needs a function", NULL);
+        /* laplacian(u): all inputs; laplacian(u, x, y): over x and y */
+        return gcheck(p, ddx_laplacian_over(p->g, args[0], args + 1, nargs - 1));
+    }
+    if (strcmp(fn, "grad") == 0 || strcmp(fn, "hessian") == 0)
+        return perr(p, "%s() gives several columns: use it as a whole list item", fn);
+    return perr(p, "unknown function '%s'", fn);
+}
+
+static int is_const_node(parser *p, ddx_node n, double *v) {
+    /* constants folded by the parser are graph consts */
+    return ddx_graph_const_value(p->g, n, v);
+}
+
+static ddx_node parse_primary(parser *p) {
+    skip_ws(p);
+    const char *start = p->s;
+    if (isdigit((unsigned char)*p->s) || (*p->s == '.' && isdigit((unsigned char)p->s[1]))) {
+        char *end;
+        double v = strtod(p->s, &end);
+        p->s = end;
+        if (!isfinite(v)) return perr(p, "number out of range", NULL);
+        return gcheck(p, ddx_const(p->g, v));
+    }
+    if (*p->s == '(') {
+        p->s++;
+        ddx_node n = parse_expr(p);
+        skip_ws(p);
+        if (*p->s != ')') return perr(p, "expected ')'", NULL);
+        p->s++;
+        return n;
+    }
+    if (is_name_start(*p->s)) {
+        char name[128];
+        if (!read_name(p, name, sizeof name)) return perr(p, "name too long", NULL);
+        skip_ws(p);
+        if (*p->s == '(') {
+            p->s++;
+            ddx_node args[DDX_MAX_ORDER + 2];
+            int nargs = 0;
+            skip_ws(p);
+            if (*p->s != ')') {
+                for (;;) {
+                    if (nargs >= DDX_MAX_ORDER + 2) return perr(p, "too many arguments to %s()", name);
+                    /* D(u, x, x): input names are plain inputs there */
+                    args[nargs] = parse_expr(p);
+                    if (args[nargs++] == DDX_NO_NODE) return DDX_NO_NODE;
+                    skip_ws(p);
+                    if (*p->s == ',') {
+                        p->s++;
+                        continue;
+                    }
+                    break;
+                }
+            }
+            skip_ws(p);
+            if (*p->s != ')') return perr(p, "expected ')' after arguments of %s()", name);
+            p->s++;
+            return apply_function(p, name, args, nargs);
+        }
+        return resolve_name(p, name);
+    }
+    p->s = start;
+    if (!*p->s) return perr(p, "unexpected end of expression", NULL);
+    char tok[2] = {*p->s, 0};
+    return perr(p, "unexpected '%s'", tok);
+}
+
+static ddx_node parse_unary(parser *p);
+
+static ddx_node parse_power(parser *p) {
+    ddx_node b = parse_primary(p);
+    if (b == DDX_NO_NODE) return b;
+    skip_ws(p);
+    if (*p->s != '^' && !(p->s[0] == '*' && p->s[1] == '*')) return b;
+    p->s += *p->s == '^' ? 1 : 2;
+    ddx_node e = parse_unary(p);
+    if (e == DDX_NO_NODE) return e;
+    double ev;
+    if (is_const_node(p, e, &ev)) return gcheck(p, ddx_pow(p->g, b, ev));
+    /* a^b with a non-constant exponent: exp(b log a) */
+    return gcheck(p, ddx_exp(p->g, ddx_mul(p->g, e, ddx_log(p->g, b))));
+}
+
+static ddx_node parse_unary(parser *p) {
+    skip_ws(p);
+    if (*p->s == '-') {
+        p->s++;
+        ddx_node a = parse_unary(p);
+        if (a == DDX_NO_NODE) return a;
+        double v;
+        if (is_const_node(p, a, &v)) return gcheck(p, ddx_const(p->g, -v));
+        return gcheck(p, ddx_neg(p->g, a));
+    }
+    if (*p->s == '+') {
+        p->s++;
+        return parse_unary(p);
+    }
+    return parse_power(p);
+}
+
+static ddx_node parse_term(parser *p) {
+    ddx_node a = parse_unary(p);
+    for (;;) {
+        if (a == DDX_NO_NODE) return a;
+        skip_ws(p);
+        char op = *p->s;
+        if ((op != '*' && op != '/') || p->s[1] == '*') return a;
+        p->s++;
+        ddx_node b = parse_unary(p);
+        if (b == DDX_NO_NODE) return b;
+        a = gcheck(p, op == '*' ? ddx_mul(p->g, a, b) : ddx_div(p->g, a, b));
+    }
+}
+
+static ddx_node parse_expr(parser *p) {
+    ddx_node a = parse_term(p);
+    for (;;) {
+        if (a == DDX_NO_NODE) return a;
+        skip_ws(p);
+        char op = *p->s;
+        if (op != '+' && op != '-') return a;
+        p->s++;
+        ddx_node b = parse_term(p);
+        if (b == DDX_NO_NODE) return b;
+        a = gcheck(p, op == '+' ? ddx_add(p->g, a, b) : ddx_sub(p->g, a, b));
+    }
+}
+
+ddx_status ddx_parse_expr(ddx_graph *g, const ddx_symtab *syms, const char *text, ddx_node *out, char *err,
+                          size_t cap) {
+    char scratch[8];
+    if (!err || !cap) err = scratch, cap = sizeof scratch; /* callers may pass no message buffer */
+    if (!g || !text || !out) {
+        snprintf(err, cap, "parse: %s is NULL", !g ? "graph" : !text ? "expression text" : "output pointer");
+        return DDX_ERR_INVALID_ARG;
+    }
+    parser p = {g, syms, text, text, err, cap, 0};
+    ddx_node n = parse_expr(&p);
+    skip_ws(&p);
+    if (n != DDX_NO_NODE && *p.s) n = perr(&p, "unexpected '%s'", p.s);
+    if (n == DDX_NO_NODE) {
+        if (!p.failed) snprintf(err, cap, "cannot parse '%s'", text);
+        return ddx_graph_status(g) != DDX_OK ? ddx_graph_status(g) : DDX_ERR_PARSE;
+    }
+    *out = n;
+    return DDX_OK;
+}
+
+/* ---- lists ---- */
+
+static int push_col(ddx_column_list *l, ddx_node n, const char *name) {
+    ddx_node *c = realloc(l->cols, sizeof(ddx_node) * (size_t)(l->n + 1));
+    if (!c) return -1;
+    l->cols = c;
+    char **nm = realloc(l->names, sizeof(char *) * (size_t)(l->n + 1));
+    if (!nm) return -1;
+    l->names = nm;
+    if (!(l->names[l->n] = strdup(name))) return -1;
+    l->cols[l->n++] = n;
+    return 0;
+}
+
+void ddx_list_free(ddx_column_list *l) {
+    if (!l) return;
+    for (int i = 0; i < l->n; i++) free(l->names[i]);
+    free(l->names);
+    free(l->cols);
+    memset(l, 0, sizeof *l);
+}
+
+/* Column name of a partial: u_tx with single-letter inputs, else D(u,x1,x2). */
+static void partial_name(const ddx_graph *g, const char *base, const int *idx, int k, char *buf, size_t cap) {
+    int single = 1;
+    for (int i = 0; i < k; i++)
+        if (strlen(ddx_graph_input_name(g, idx[i])) != 1) single = 0;
+    size_t len = (size_t)snprintf(buf, cap, single ? "%s_" : "D(%s", base);
+    for (int i = 0; i < k && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, single ? "%s" : ",%s", ddx_graph_input_name(g, idx[i]));
+    if (!single && len < cap) snprintf(buf + len, cap - len, ")");
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text, ddx_column_list *out, char *err,
+                          size_t cap) {
+    char scratch[8];
+    if (!err || !cap) err = scratch, cap = sizeof scratch; /* callers may pass no message buffer */
+    if (!g || !text || !out) {
+        snprintf(err, cap, "parse list: %s is NULL", !g ? "graph" : !text ? "list text" : "output list");
+        return DDX_ERR_INVALID_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    char *copy = strdup(text);
+    if (!copy) return DDX_ERR_OUT_OF_MEMORY;
+    ddx_status st = DDX_OK;
+    char *item = copy;
+    int depth = 0;
+    for (char *c = copy;; c++) {
+        if (*c == '(') depth++;
+        if (*c == ')') depth--;
+        if ((*c == ',' && depth == 0) || *c == 0) {
+            int last = *c == 0;
+            *c = 0;
+            char *it = trim(item);
+            if (!*it) {
+                snprintf(err, cap, "empty item in derivative list '%s'", text);
+                st = DDX_ERR_PARSE;
+                break;
+            }
+            /* grad(u) / hessian(u): several columns */
+            int is_grad = strncmp(it, "grad(", 5) == 0, is_hess = strncmp(it, "hessian(", 8) == 0;
+            size_t il = strlen(it);
+            if ((is_grad || is_hess) && it[il - 1] == ')') {
+                char inner[256];
+                size_t off = is_grad ? 5 : 8;
+                if (il - off - 1 >= sizeof inner) {
+                    snprintf(err, cap, "item too long: '%s'", it);
+                    st = DDX_ERR_PARSE;
+                    break;
+                }
+                memcpy(inner, it + off, il - off - 1);
+                inner[il - off - 1] = 0;
+                ddx_node y;
+                st = ddx_parse_expr(g, syms, inner, &y, err, cap);
+                if (st) break;
+                int d = ddx_graph_num_inputs(g);
+                ddx_node nodes[DDX_MAX_INPUTS * DDX_MAX_INPUTS];
+                st = is_grad ? ddx_gradient(g, y, nodes) : ddx_hessian(g, y, nodes);
+                if (st) {
+                    snprintf(err, cap, "%s (in '%s')", ddx_graph_error(g), it);
+                    break;
+                }
+                char *base = trim(inner);
+                for (int i = 0; i < (is_grad ? d : d * d) && !st; i++) {
+                    int idx[2] = {is_grad ? i : i / d, i % d};
+                    char nm[300];
+                    partial_name(g, base, idx, is_grad ? 1 : 2, nm, sizeof nm);
+                    if (push_col(out, nodes[i], nm)) st = DDX_ERR_OUT_OF_MEMORY;
+                }
+            } else {
+                ddx_node n;
+                st = ddx_parse_expr(g, syms, it, &n, err, cap);
+                if (st) break;
+                if (ddx_node_width(g, n) != 1) {
+                    snprintf(err, cap, "'%s' is not a scalar (width %d)", it, ddx_node_width(g, n));
+                    st = DDX_ERR_NOT_SCALAR;
+                    break;
+                }
+                if (push_col(out, n, it)) st = DDX_ERR_OUT_OF_MEMORY;
+            }
+            if (st) break;
+            if (last) break;
+            item = c + 1;
+        }
+    }
+    if (st == DDX_OK && depth != 0) {
+        snprintf(err, cap, "unbalanced parentheses in '%s'", text);
+        st = DDX_ERR_PARSE;
+    }
+    if (st == DDX_ERR_OUT_OF_MEMORY) snprintf(err, cap, "out of memory");
+    free(copy);
+    if (st) ddx_list_free(out);
+    return st;
+}
+
+int ddx_expr_identifiers(const char *text, char ***names) {
+    static const char *fns[] = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu",
+                                "swish", "pow", "pi", "D", "grad", "hessian", "laplacian"};
+    int n = 0;
+    *names = NULL;
+    for (const char *s = text; *s;) {
+        if (isdigit((unsigned char)*s) || *s == '.') { /* skip numbers incl. exponents */
+            while (isalnum((unsigned char)*s) || *s == '.') s++;
+            continue;
+        }
+        if (!is_name_start(*s)) {
+            s++;
+            continue;
+        }
+        const char *b = s;
+        while (is_name_char(*s)) s++;
+        size_t len = (size_t)(s - b);
+        int skip = 0;
+        for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+            if (strlen(fns[i]) == len && strncmp(fns[i], b, len) == 0) skip = 1;
+        for (int i = 0; i < n && !skip; i++)
+            if (strlen((*names)[i]) == len && strncmp((*names)[i], b, len) == 0) skip = 1;
+        if (skip) continue;
+        char **nn = realloc(*names, sizeof(char *) * (size_t)(n + 1));
+        if (!nn) break;
+        *names = nn;
+        (*names)[n] = strndup(b, len);
+        if (!(*names)[n]) break;
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,163 @@
+/* fd_reference.c — finite-difference reference (see fd_reference.h).
+ * The interpreter below shares nothing with the jet program: it walks the
+ * graph node by node in double precision, so agreement with ddx is evidence,
+ * not a tautology. */
+#include "tools/fd_reference.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/graph/graph.h"
+
+static double act(ddx_unary_op op, double z) {
+    switch (op) {
+    case DDX_NEG: return -z;
+    case DDX_EXP: return exp(z);
+    case DDX_LOG: return log(z);
+    case DDX_SQRT: return sqrt(z);
+    case DDX_SIN: return sin(z);
+    case DDX_COS: return cos(z);
+    case DDX_TANH: return tanh(z);
+    case DDX_SIGMOID: return 1.0 / (1.0 + exp(-z));
+    case DDX_SOFTPLUS: return z > 30 ? z + log1p(exp(-z)) : log1p(exp(z));
+    case DDX_SILU: return z / (1.0 + exp(-z));
+    }
+    return NAN;
+}
+
+/* Walks nodes 0..n; grad nodes collapse their chain to (base, alpha) and
+ * go to fd_partial. vals holds width entries per node (offsets in off). */
+static int collapse_grad_chain(const ddx_graph *g, ddx_node n, int *alpha) {
+    memset(alpha, 0, sizeof(int) * DDX_MAX_INPUTS);
+    while (g->nodes[n].op == OP_GRAD) {
+        alpha[g->nodes[n].ival]++;
+        n = g->nodes[n].a;
+    }
+    return n;
+}
+
+static void eval_all(const ddx_graph *g, ddx_node upto, const double *x, double **vals) {
+    for (int n = 0; n <= upto; n++) {
+        const ddx_gnode *nd = &g->nodes[n];
+        double *v = vals[n];
+        const double *a = nd->a >= 0 ? vals[nd->a] : NULL, *b = nd->b >= 0 ? vals[nd->b] : NULL;
+        int wa = nd->a >= 0 ? g->nodes[nd->a].width : 0, wb = nd->b >= 0 ? g->nodes[nd->b].width : 0;
+        switch (nd->op) {
+        case OP_INPUT: v[0] = x[nd->ival]; break;
+        case OP_CONST: v[0] = nd->dval; break;
+        case OP_ADD:
+        case OP_SUB:
+        case OP_MUL:
+            for (int i = 0; i < nd->width; i++) {
+                double p = a[wa == 1 ? 0 : i], q = b[wb == 1 ? 0 : i];
+                v[i] = nd->op == OP_ADD ? p + q : nd->op == OP_SUB ? p - q : p * q;
+            }
+            break;
+        case OP_UNARY:
+            for (int i = 0; i < nd->width; i++) v[i] = act(nd->uop, a[i]);
+            break;
+        case OP_POWI:
+            for (int i = 0; i < nd->width; i++) v[i] = pow(a[i], nd->ival);
+            break;
+        case OP_POW:
+            for (int i = 0; i < nd->width; i++) v[i] = pow(a[i], nd->dval);
+            break;
+        case OP_DENSE: {
+            const ddx_dense_weights *w = &g->dense[nd->dense];
+            for (int o = 0; o < w->out; o++) {
+                double s = w->b[o];
+                for (int i = 0; i < w->in; i++) s += w->W[(size_t)o * w->in + i] * a[i];
+                v[o] = s;
+            }
+            break;
+        }
+        case OP_COMPONENT: v[0] = a[nd->ival]; break;
+        case OP_CONCAT:
+            for (int i = 0; i < nd->n_args; i++) v[i] = vals[nd->args[i]][0];
+            break;
+        case OP_LAPLACE: v[0] = b[0]; break; /* b: the sum of d^2/dx_i^2 spelled with grad nodes */
+        case OP_GRAD: {
+            int alpha[DDX_MAX_INPUTS];
+            ddx_node base = collapse_grad_chain(g, n, alpha);
+            v[0] = fd_partial(g, base, alpha, x, 3);
+            break;
+        }
+        }
+    }
+}
+
+double fd_eval(const ddx_graph *g, ddx_node n, const double *x) {
+    if (!g || n < 0 || n >= g->n_nodes) return NAN;
+    double **vals = malloc(sizeof(double *) * (size_t)(n + 1));
+    if (!vals) return NAN;
+    size_t total = 0;
+    for (int i = 0; i <= n; i++) total += (size_t)g->nodes[i].width;
+    double *store = malloc(sizeof(double) * total);
+    if (!store) {
+        free(vals);
+        return NAN;
+    }
+    size_t off = 0;
+    for (int i = 0; i <= n; i++) {
+        vals[i] = store + off;
+        off += (size_t)g->nodes[i].width;
+    }
+    eval_all(g, n, x, vals);
+    double r = vals[n][0];
+    free(store);
+    free(vals);
+    return r;
+}
+
+/* Tensor-product central difference with step h: for each input i, the
+ * alpha_i-th central difference, offsets (alpha_i/2 - j) h. */
+static double stencil(const ddx_graph *g, ddx_node y, const int *alpha, const double *x, double h) {
+    int d = g->n_inputs, dims[DDX_MAX_INPUTS], cnt[DDX_MAX_INPUTS] = {0};
+    for (int i = 0; i < d; i++) dims[i] = alpha[i] + 1;
+    double xs[DDX_MAX_INPUTS], sum = 0;
+    for (;;) {
+        double w = 1;
+        for (int i = 0; i < d; i++) {
+            int k = alpha[i], j = cnt[i];
+            /* (-1)^j C(k, j) */
+            double c = 1;
+            for (int q = 1; q <= j; q++) c = c * (k - j + q) / q;
+            w *= (j & 1) ? -c : c;
+            xs[i] = x[i] + (0.5 * k - j) * h;
+        }
+        sum += w * fd_eval(g, y, xs);
+        int i = 0;
+        while (i < d && ++cnt[i] == dims[i]) cnt[i++] = 0;
+        if (i == d) break;
+    }
+    int order = 0;
+    for (int i = 0; i < d; i++) order += alpha[i];
+    return sum / pow(h, order);
+}
+
+double fd_partial(const ddx_graph *g, ddx_node y, const int *alpha, const double *x, int levels) {
+    int d = g->n_inputs, order = 0;
+    for (int i = 0; i < d; i++) order += alpha[i];
+    if (order == 0) return fd_eval(g, y, x);
+    if (levels < 1) levels = 1;
+    if (levels > 6) levels = 6;
+    /* smallest step balances rounding (eps / h^order) against the
+     * extrapolated truncation (h^(2*levels)) */
+    double scale = 1;
+    for (int i = 0; i < d; i++)
+        if (fabs(x[i]) > scale) scale = fabs(x[i]);
+    double hmin = pow(DBL_EPSILON, 1.0 / (order + 2.0 * levels)) * scale;
+    double R[6][6];
+    for (int i = 0; i < levels; i++) {
+        double h = hmin * (double)(1 << (levels - 1 - i));
+        R[i][0] = stencil(g, y, alpha, x, h);
+        double f = 1;
+        for (int j = 1; j <= i; j++) {
+            f *= 4;
+            R[i][j] = R[i][j - 1] + (R[i][j - 1] - R[i - 1][j - 1]) / (f - 1);
+        }
+    }
+    return R[levels - 1][levels - 1];
+}

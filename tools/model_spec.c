@@ -1,0 +1,339 @@
+/* model_spec.c — builds a graph from a model SPEC. Built-in MLPs have
+ * deterministic weights (splitmix64, Xavier-uniform scale), so the same
+ * SPEC means the same network everywhere: in tests, benchmarks and in the
+ * PyTorch/JAX anchors through `ddx export`. */
+#include "tools/model_spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tools/array_io.h"
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double uniform(uint64_t *s, double lo, double hi) {
+    return lo + (hi - lo) * (double)(splitmix(s) >> 11) / 9007199254740992.0;
+}
+
+/* Splits "a,b,c" into names; returns count or -1 (message in err). */
+static int split_names(const char *list, char names[][64], int max, char *err, size_t cap) {
+    int n = 0;
+    const char *s = list;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        while (len && isspace((unsigned char)*s)) s++, len--;
+        while (len && isspace((unsigned char)s[len - 1])) len--;
+        if (len == 0 || len >= 64) {
+            snprintf(err, cap, "--inputs '%s': empty or too long name", list);
+            return -1;
+        }
+        if (n >= max) {
+            snprintf(err, cap, "--inputs '%s': at most %d inputs", list, max);
+            return -1;
+        }
+        memcpy(names[n], s, len);
+        names[n][len] = 0;
+        if (!isalpha((unsigned char)names[n][0])) {
+            snprintf(err, cap, "--inputs: '%s' is not a name", names[n]);
+            return -1;
+        }
+        n++;
+        if (!e) break;
+        s = e + 1;
+    }
+    return n;
+}
+
+static void default_inputs(int d, char names[][64]) {
+    if (d == 1) strcpy(names[0], "x");
+    else if (d == 2) {
+        strcpy(names[0], "t");
+        strcpy(names[1], "x");
+    } else
+        for (int i = 0; i < d; i++) snprintf(names[i], 64, "x%d", i + 1);
+}
+
+static ddx_status add_inputs(ddx_model *m, int d, char names[][64], char *err, size_t cap) {
+    for (int i = 0; i < d; i++)
+        if (ddx_input(m->g, names[i]) == DDX_NO_NODE) {
+            snprintf(err, cap, "%s", ddx_graph_error(m->g));
+            return ddx_graph_status(m->g);
+        }
+    return DDX_OK;
+}
+
+static ddx_status load_expr(const char *text, const char *inputs, ddx_model *m, char *err, size_t cap) {
+    char names[DDX_MAX_INPUTS][64];
+    int d;
+    if (inputs) {
+        if ((d = split_names(inputs, names, DDX_MAX_INPUTS, err, cap)) < 0) return DDX_ERR_INVALID_ARG;
+    } else {
+        /* guess: only x -> x; within {t,x} -> t,x; x1..xk -> x1..xk */
+        char **ids;
+        int n = ddx_expr_identifiers(text, &ids), only_tx = 1, all_xk = 1, maxk = 0, has_t = 0;
+        for (int i = 0; i < n; i++) {
+            if (strcmp(ids[i], "t") == 0) has_t = 1;
+            else if (strcmp(ids[i], "x") != 0) only_tx = 0;
+            int k;
+            char tail;
+            if (sscanf(ids[i], "x%d%c", &k, &tail) == 1 && k >= 1) maxk = k > maxk ? k : maxk;
+            else all_xk = 0;
+        }
+        for (int i = 0; i < n; i++) free(ids[i]);
+        free(ids);
+        if (only_tx) d = has_t ? 2 : 1, default_inputs(d, names);
+        else if (all_xk && maxk <= DDX_MAX_INPUTS) {
+            d = maxk;
+            for (int i = 0; i < d; i++) snprintf(names[i], 64, "x%d", i + 1);
+        } else {
+            snprintf(err, cap, "expr: cannot tell the inputs of '%s'; name them with --inputs", text);
+            return DDX_ERR_INVALID_ARG;
+        }
+    }
+    ddx_status st = add_inputs(m, d, names, err, cap);
+    if (st) return st;
+    ddx_node u;
+    st = ddx_parse_expr(m->g, NULL, text, &u, err, cap);
+    if (st) return st;
+    if (ddx_symtab_add(&m->outputs, "u", u)) return DDX_ERR_OUT_OF_MEMORY;
+    return DDX_OK;
+}
+
+static ddx_unary_op activation_op(const char *a, int *ok) {
+    static const struct {
+        const char *n;
+        ddx_unary_op op;
+    } acts[] = {{"tanh", DDX_TANH}, {"sigmoid", DDX_SIGMOID}, {"softplus", DDX_SOFTPLUS},
+                {"silu", DDX_SILU}, {"swish", DDX_SILU},      {"sin", DDX_SIN}};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (strcmp(a, acts[i].n) == 0) {
+            *ok = 1;
+            return acts[i].op;
+        }
+    *ok = 0;
+    return DDX_TANH;
+}
+
+static ddx_status load_mlp(const char *text, const char *inputs, ddx_model *m, char *err, size_t cap) {
+    /* 2-64-64-1:tanh[:seed=N] */
+    char buf[512];
+    if (strlen(text) >= sizeof buf) {
+        snprintf(err, cap, "mlp spec too long");
+        return DDX_ERR_PARSE;
+    }
+    strcpy(buf, text);
+    char *act = strchr(buf, ':');
+    uint64_t seed = 0;
+    strcpy(m->activation, "tanh");
+    if (act) {
+        *act++ = 0;
+        char *opt = strchr(act, ':');
+        if (opt) {
+            *opt++ = 0;
+            char *end;
+            if (strncmp(opt, "seed=", 5) != 0 || !isdigit((unsigned char)opt[5]) ||
+                (errno = 0, seed = strtoull(opt + 5, &end, 10), *end) || errno) {
+                snprintf(err, cap, "mlp:%s: unknown option '%s' (expected seed=N)", text, opt);
+                return DDX_ERR_PARSE;
+            }
+        }
+        if (strlen(act) >= sizeof m->activation) {
+            snprintf(err, cap, "mlp:%s: unknown activation '%s'", text, act);
+            return DDX_ERR_PARSE;
+        }
+        strcpy(m->activation, act);
+    }
+    int ok;
+    ddx_unary_op op = activation_op(m->activation, &ok);
+    if (!ok) {
+        snprintf(err, cap, "mlp:%s: unknown activation '%s' (tanh, sigmoid, softplus, silu, sin)", text,
+                 m->activation);
+        return DDX_ERR_PARSE;
+    }
+    int nw = 0;
+    for (char *s = buf; *s;) {
+        char *end;
+        errno = 0;
+        long w = strtol(s, &end, 10);
+        if (end == s || errno || w < 1 || w > 4096 || (*end && *end != '-')) {
+            snprintf(err, cap, "mlp:%s: widths must be integers 1..4096 joined by '-'", text);
+            return DDX_ERR_PARSE;
+        }
+        if (nw > DDX_MLP_MAX_LAYERS) {
+            snprintf(err, cap, "mlp:%s: at most %d layers", text, DDX_MLP_MAX_LAYERS);
+            return DDX_ERR_LIMIT;
+        }
+        m->widths[nw++] = (int)w;
+        s = *end ? end + 1 : end;
+    }
+    if (nw < 2) {
+        snprintf(err, cap, "mlp:%s: need at least an input and an output width", text);
+        return DDX_ERR_PARSE;
+    }
+    int d = m->widths[0];
+    if (d > DDX_MAX_INPUTS) {
+        snprintf(err, cap, "mlp:%s: at most %d inputs", text, DDX_MAX_INPUTS);
+        return DDX_ERR_LIMIT;
+    }
+    char names[DDX_MAX_INPUTS][64];
+    if (inputs) {
+        int k = split_names(inputs, names, DDX_MAX_INPUTS, err, cap);
+        if (k < 0) return DDX_ERR_INVALID_ARG;
+        if (k != d) {
+            snprintf(err, cap, "--inputs names %d inputs but the network takes %d", k, d);
+            return DDX_ERR_SHAPE;
+        }
+    } else
+        default_inputs(d, names);
+    ddx_status st = add_inputs(m, d, names, err, cap);
+    if (st) return st;
+    ddx_node xs[DDX_MAX_INPUTS];
+    for (int i = 0; i < d; i++) xs[i] = ddx_graph_input(m->g, i);
+    ddx_node a = ddx_concat(m->g, xs, d);
+    m->is_mlp = 1;
+    m->n_layers = nw - 1;
+    uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 12345;
+    for (int l = 0; l < m->n_layers; l++) {
+        int in = m->widths[l], out = m->widths[l + 1];
+        m->W[l] = malloc(sizeof(double) * (size_t)in * (size_t)out);
+        m->b[l] = malloc(sizeof(double) * (size_t)out);
+        if (!m->W[l] || !m->b[l]) {
+            snprintf(err, cap, "out of memory");
+            return DDX_ERR_OUT_OF_MEMORY;
+        }
+        double lim = sqrt(6.0 / (in + out));
+        for (int i = 0; i < in * out; i++) m->W[l][i] = uniform(&rng, -lim, lim);
+        for (int i = 0; i < out; i++) m->b[l][i] = uniform(&rng, -0.1, 0.1);
+        a = ddx_dense(m->g, a, out, in, m->W[l], m->b[l], DDX_F64);
+        if (l + 1 < m->n_layers) a = ddx_unary(m->g, op, a);
+    }
+    if (ddx_graph_status(m->g)) {
+        snprintf(err, cap, "%s", ddx_graph_error(m->g));
+        return ddx_graph_status(m->g);
+    }
+    int mo = m->widths[nw - 1];
+    for (int j = 0; j < mo; j++) {
+        char nm[16];
+        if (mo == 1) strcpy(nm, "u");
+        else snprintf(nm, sizeof nm, "u%d", j + 1);
+        if (ddx_symtab_add(&m->outputs, nm, ddx_component(m->g, a, j))) return DDX_ERR_OUT_OF_MEMORY;
+    }
+    return DDX_OK;
+}
+
+ddx_status ddx_model_load(const char *spec, const char *inputs, ddx_model *m, char *err, size_t cap) {
+    memset(m, 0, sizeof *m);
+    if (!spec || !*spec) {
+        snprintf(err, cap, "no model given (--model expr:... or mlp:...)");
+        return DDX_ERR_INVALID_ARG;
+    }
+    m->g = ddx_graph_create();
+    if (!m->g) return DDX_ERR_OUT_OF_MEMORY;
+    ddx_status st;
+    if (strncmp(spec, "expr:", 5) == 0) st = load_expr(spec + 5, inputs, m, err, cap);
+    else if (strncmp(spec, "mlp:", 4) == 0) st = load_mlp(spec + 4, inputs, m, err, cap);
+    else {
+        size_t n = strlen(spec);
+        if (n > 5 && strcmp(spec + n - 5, ".onnx") == 0) {
+            st = ddx_model_load_onnx(spec, inputs, m, err, cap);
+        } else {
+            snprintf(err, cap, "model '%s': expected expr:EXPRESSION or mlp:WIDTHS:ACTIVATION", spec);
+            st = DDX_ERR_PARSE;
+        }
+    }
+    if (st) ddx_model_free(m);
+    return st;
+}
+
+void ddx_model_free(ddx_model *m) {
+    if (!m) return;
+    ddx_graph_free(m->g);
+    ddx_symtab_free(&m->outputs);
+    for (int l = 0; l < m->n_layers; l++) {
+        free(m->W[l]);
+        free(m->b[l]);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+ddx_status ddx_model_export(const ddx_model *m, const char *dir, char *err, size_t cap) {
+    if (!m->is_mlp) {
+        snprintf(err, cap, "export: only mlp: models have weights to export");
+        return DDX_ERR_UNSUPPORTED;
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "export: cannot create directory '%s': %s", dir, strerror(errno));
+        return DDX_ERR_IO;
+    }
+    char path[4096];
+    for (int l = 0; l < m->n_layers; l++) {
+        ddx_array W = {m->widths[l + 1], m->widths[l], DDX_F64, m->W[l], NULL};
+        ddx_array b = {m->widths[l + 1], 1, DDX_F64, m->b[l], NULL};
+        snprintf(path, sizeof path, "%s/W%d.npy", dir, l);
+        ddx_status st = ddx_array_write(path, &W, err, cap);
+        if (st) return st;
+        snprintf(path, sizeof path, "%s/b%d.npy", dir, l);
+        /* b as a 1-D array (out,): write it 2-D then note the shape in the manifest */
+        st = ddx_array_write(path, &b, err, cap);
+        if (st) return st;
+    }
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, cap, "export: cannot write '%s': %s", path, strerror(errno));
+        return DDX_ERR_IO;
+    }
+    fprintf(f, "{\"format\": \"ddx-mlp-1\", \"inputs\": [");
+    for (int i = 0; i < ddx_graph_num_inputs(m->g); i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", ddx_graph_input_name(m->g, i));
+    fprintf(f, "], \"outputs\": [");
+    for (int i = 0; i < m->outputs.n; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", m->outputs.names[i]);
+    fprintf(f, "],\n \"layers\": [\n");
+    for (int l = 0; l < m->n_layers; l++)
+        fprintf(f, "  {\"W\": \"W%d.npy\", \"b\": \"b%d.npy\", \"in\": %d, \"out\": %d, \"activation\": \"%s\"}%s\n", l,
+                l, m->widths[l], m->widths[l + 1], l + 1 < m->n_layers ? m->activation : "none",
+                l + 1 < m->n_layers ? "," : "");
+    fprintf(f, " ]}\n");
+    if (fclose(f) != 0) {
+        snprintf(err, cap, "export: error writing '%s'", path);
+        return DDX_ERR_IO;
+    }
+    return DDX_OK;
+}
+
+/* An .onnx model through the public importer, its output columns named
+ * (u or u1..um) and also by position (out0, out1, ...). */
+ddx_status ddx_model_load_onnx(const char *path, const char *inputs, ddx_model *m, char *err, size_t cap) {
+    ddx_node outs[DDX_MAX_SYMBOLS];
+    char names[DDX_MAX_SYMBOLS][64];
+    int n = 0;
+    ddx_status st = ddx_graph_from_onnx_file(m->g, path, inputs, outs, DDX_MAX_SYMBOLS, &n, names);
+    if (st) {
+        snprintf(err, cap, "%s", ddx_graph_error(m->g));
+        return st;
+    }
+    for (int k = 0; k < n; k++)
+        if (ddx_symtab_add(&m->outputs, names[k], outs[k])) goto oom;
+    /* positional aliases out0, out1, ... where there is room and no clash */
+    for (int k = 0; k < n && m->outputs.n < DDX_MAX_SYMBOLS; k++) {
+        char a[32];
+        snprintf(a, sizeof a, "out%d", k);
+        int clash = ddx_graph_find_input(m->g, a) != DDX_NO_NODE;
+        for (int j = 0; j < m->outputs.n; j++) clash |= !strcmp(m->outputs.names[j], a);
+        if (!clash && ddx_symtab_add(&m->outputs, a, outs[k])) goto oom;
+    }
+    return DDX_OK;
+oom:
+    snprintf(err, cap, "%s: out of memory", path);
+    return DDX_ERR_OUT_OF_MEMORY;
+}
