@@ -16,6 +16,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ddx_ops.def"
+
+/* DDX_API marks what libddx exports; the library is built with
+ * -fvisibility=hidden, so nothing else is visible outside it. */
+#if defined(_WIN32)
+#define DDX_API
+#elif defined(__GNUC__)
+#define DDX_API __attribute__((visibility("default")))
+#else
+#define DDX_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -45,10 +57,12 @@ typedef enum ddx_precision { DDX_F32 = 0, DDX_F64 = 1 } ddx_precision;
 typedef enum ddx_device { DDX_DEVICE_AUTO = 0, DDX_DEVICE_CPU = 1, DDX_DEVICE_CUDA = 2 } ddx_device;
 typedef enum ddx_strategy { DDX_STRATEGY_AUTO = 0, DDX_STRATEGY_FUSED = 1, DDX_STRATEGY_CUBLAS = 2 } ddx_strategy;
 
-typedef enum ddx_unary_op {
-    DDX_NEG, DDX_EXP, DDX_LOG, DDX_SQRT, DDX_SIN, DDX_COS, DDX_TANH,
-    DDX_SIGMOID, DDX_SOFTPLUS, DDX_SILU
-} ddx_unary_op;
+/* DDX_NEG, DDX_EXP, DDX_LOG, DDX_SQRT, DDX_SIN, DDX_COS, DDX_TANH,
+ * DDX_SIGMOID, DDX_SOFTPLUS, DDX_SILU, DDX_GELU (x Phi(x), exact erf form):
+ * the rows of ddx_ops.def, in order. */
+#define DDX_UNARY_ENUM_(a, ID, name, onnx, poly) DDX_##ID,
+typedef enum ddx_unary_op { DDX_UNARY_OPS(DDX_UNARY_ENUM_, _) DDX_NUM_UNARY_OPS } ddx_unary_op;
+#undef DDX_UNARY_ENUM_
 
 typedef int32_t ddx_node;
 #define DDX_NO_NODE ((ddx_node)-1)
@@ -56,71 +70,71 @@ typedef int32_t ddx_node;
 typedef struct ddx_graph ddx_graph;
 typedef struct ddx_program ddx_program;
 
-const char *ddx_status_string(ddx_status s);
-const char *ddx_version(void);
+DDX_API const char *ddx_status_string(ddx_status s);
+DDX_API const char *ddx_version(void);
 
 /* ---- graph building -------------------------------------------------- */
-ddx_graph *ddx_graph_create(void);
-void ddx_graph_free(ddx_graph *g);
+DDX_API ddx_graph *ddx_graph_create(void);
+DDX_API void ddx_graph_free(ddx_graph *g);
 /* First error met while building (sticky until ddx_graph_clear_error). */
-ddx_status ddx_graph_status(const ddx_graph *g);
-const char *ddx_graph_error(const ddx_graph *g);
-void ddx_graph_clear_error(ddx_graph *g);
+DDX_API ddx_status ddx_graph_status(const ddx_graph *g);
+DDX_API const char *ddx_graph_error(const ddx_graph *g);
+DDX_API void ddx_graph_clear_error(ddx_graph *g);
 
 /* Inputs are scalars; their creation order is the column order of points. */
-ddx_node ddx_input(ddx_graph *g, const char *name);
-int ddx_graph_num_inputs(const ddx_graph *g);
-ddx_node ddx_graph_input(const ddx_graph *g, int i);
-const char *ddx_graph_input_name(const ddx_graph *g, int i);
-ddx_node ddx_graph_find_input(const ddx_graph *g, const char *name);
+DDX_API ddx_node ddx_input(ddx_graph *g, const char *name);
+DDX_API int ddx_graph_num_inputs(const ddx_graph *g);
+DDX_API ddx_node ddx_graph_input(const ddx_graph *g, int i);
+DDX_API const char *ddx_graph_input_name(const ddx_graph *g, int i);
+DDX_API ddx_node ddx_graph_find_input(const ddx_graph *g, const char *name);
 /* Width of a node's value (1 for scalars, layer width for dense), or -1. */
-int ddx_node_width(const ddx_graph *g, ddx_node n);
+DDX_API int ddx_node_width(const ddx_graph *g, ddx_node n);
 
-ddx_node ddx_const(ddx_graph *g, double value);
+DDX_API ddx_node ddx_const(ddx_graph *g, double value);
 /* Binary ops: equal widths, or one side scalar (broadcast). */
-ddx_node ddx_add(ddx_graph *g, ddx_node a, ddx_node b);
-ddx_node ddx_sub(ddx_graph *g, ddx_node a, ddx_node b);
-ddx_node ddx_mul(ddx_graph *g, ddx_node a, ddx_node b);
-ddx_node ddx_div(ddx_graph *g, ddx_node a, ddx_node b);
-ddx_node ddx_unary(ddx_graph *g, ddx_unary_op op, ddx_node a);
-ddx_node ddx_neg(ddx_graph *g, ddx_node a);
-ddx_node ddx_exp(ddx_graph *g, ddx_node a);
-ddx_node ddx_log(ddx_graph *g, ddx_node a);
-ddx_node ddx_sqrt(ddx_graph *g, ddx_node a);
-ddx_node ddx_sin(ddx_graph *g, ddx_node a);
-ddx_node ddx_cos(ddx_graph *g, ddx_node a);
-ddx_node ddx_tanh(ddx_graph *g, ddx_node a);
-ddx_node ddx_sigmoid(ddx_graph *g, ddx_node a);
-ddx_node ddx_softplus(ddx_graph *g, ddx_node a);
-ddx_node ddx_silu(ddx_graph *g, ddx_node a);
-ddx_node ddx_powi(ddx_graph *g, ddx_node a, int n);     /* a^n, n any integer */
-ddx_node ddx_pow(ddx_graph *g, ddx_node a, double p);   /* a^p, real p */
+DDX_API ddx_node ddx_add(ddx_graph *g, ddx_node a, ddx_node b);
+DDX_API ddx_node ddx_sub(ddx_graph *g, ddx_node a, ddx_node b);
+DDX_API ddx_node ddx_mul(ddx_graph *g, ddx_node a, ddx_node b);
+DDX_API ddx_node ddx_div(ddx_graph *g, ddx_node a, ddx_node b);
+DDX_API ddx_node ddx_unary(ddx_graph *g, ddx_unary_op op, ddx_node a);
+/* One builder per op of ddx_ops.def: ddx_neg, ddx_exp, ddx_log, ddx_sqrt,
+ * ddx_sin, ddx_cos, ddx_tanh, ddx_sigmoid, ddx_softplus, ddx_silu, ddx_gelu,
+ * each ddx_node ddx_<name>(ddx_graph *g, ddx_node a). */
+#define DDX_UNARY_BUILDER_(a, ID, name, onnx, poly) DDX_API ddx_node ddx_##name(ddx_graph *g, ddx_node a);
+DDX_UNARY_OPS(DDX_UNARY_BUILDER_, _)
+#undef DDX_UNARY_BUILDER_
+/* The op's name in ddx_ops.def ("tanh"), NULL if op is out of range; and
+ * back (the op, or -1 for an unknown name). */
+DDX_API const char *ddx_unary_op_name(ddx_unary_op op);
+DDX_API int ddx_unary_op_from_name(const char *name);
+DDX_API ddx_node ddx_powi(ddx_graph *g, ddx_node a, int n);     /* a^n, n any integer */
+DDX_API ddx_node ddx_pow(ddx_graph *g, ddx_node a, double p);   /* a^p, real p */
 
 /* z = W a + b. W is out x in, row-major; b has out entries (may be NULL).
  * The arrays are copied. wprec says whether they are float or double. */
-ddx_node ddx_dense(ddx_graph *g, ddx_node a, int out, int in, const void *W,
+DDX_API ddx_node ddx_dense(ddx_graph *g, ddx_node a, int out, int in, const void *W,
                    const void *b, ddx_precision wprec);
-ddx_node ddx_component(ddx_graph *g, ddx_node v, int i);
-ddx_node ddx_concat(ddx_graph *g, const ddx_node *scalars, int n);
+DDX_API ddx_node ddx_component(ddx_graph *g, ddx_node v, int i);
+DDX_API ddx_node ddx_concat(ddx_graph *g, const ddx_node *scalars, int n);
 
 /* ---- derivatives ----------------------------------------------------- */
 /* d y / d input for a scalar node y; nests any way (grad of grad, grad of
  * a product of grads, grad of a residual). */
-ddx_node ddx_grad(ddx_graph *g, ddx_node y, ddx_node input);
+DDX_API ddx_node ddx_grad(ddx_graph *g, ddx_node y, ddx_node input);
 /* The partial d^alpha y, alpha[i] = order in input i (num_inputs entries). */
-ddx_node ddx_partial(ddx_graph *g, ddx_node y, const int *alpha);
+DDX_API ddx_node ddx_partial(ddx_graph *g, ddx_node y, const int *alpha);
 /* Writes num_inputs nodes (gradient) or num_inputs^2 nodes, row-major. */
-ddx_status ddx_gradient(ddx_graph *g, ddx_node y, ddx_node *out);
-ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out);
+DDX_API ddx_status ddx_gradient(ddx_graph *g, ddx_node y, ddx_node *out);
+DDX_API ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out);
 /* sum_i d^2 y / dx_i^2 over all inputs. When y has no grad below it, the
  * compiler carries it as one collapsed Taylor channel (1 + d + 1 channels
  * instead of 1 + 2d); ddx_program_node_coeffs reports that channel with -1
  * at each input it sums over (0 elsewhere). */
-ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
+DDX_API ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
 /* The same over the given inputs only (n_inputs of them, each once): the
  * spatial Laplacian of u(t, x, y) is ddx_laplacian_over(g, u, {x, y}, 2).
  * n_inputs = 0 means all inputs. */
-ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs);
+DDX_API ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs);
 
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
 /* (section owned by the ONNX importer; see docs/ONNX.md) */
@@ -136,10 +150,10 @@ ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, in
  * ddx_graph_error(g) names the node, its op and what is supported; the
  * graph is then left in an error state and is best freed. Nothing is read
  * outside [data, data + size), whatever the bytes. */
-ddx_status ddx_graph_from_onnx(ddx_graph *g, const void *data, size_t size, const char *inputs,
+DDX_API ddx_status ddx_graph_from_onnx(ddx_graph *g, const void *data, size_t size, const char *inputs,
                                ddx_node *outputs, int max_outputs, int *n_outputs, char (*output_names)[64]);
 /* Same, reading the model from a file. */
-ddx_status ddx_graph_from_onnx_file(ddx_graph *g, const char *path, const char *inputs, ddx_node *outputs,
+DDX_API ddx_status ddx_graph_from_onnx_file(ddx_graph *g, const char *path, const char *inputs, ddx_node *outputs,
                                     int max_outputs, int *n_outputs, char (*output_names)[64]);
 
 /* ---- compile and evaluate ---------------------------------------------- */
@@ -151,47 +165,47 @@ typedef struct ddx_compile_options {
     int num_threads;         /* CPU threads; 0 = all cores */
 } ddx_compile_options;
 
-void ddx_compile_options_default(ddx_compile_options *o);
+DDX_API void ddx_compile_options_default(ddx_compile_options *o);
 
 /* Compiles outputs (scalar or vector nodes; a vector gives `width` columns)
  * into a program. On failure *out is NULL and ddx_graph_error says why.
  * The graph may be freed after compiling. */
-ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs,
+DDX_API ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs,
                        const ddx_compile_options *opt, ddx_program **out);
-void ddx_program_free(ddx_program *p);
-const char *ddx_program_error(const ddx_program *p);
+DDX_API void ddx_program_free(ddx_program *p);
+DDX_API const char *ddx_program_error(const ddx_program *p);
 
 /* points: n x d row-major, out: n x K row-major, both in the program's
  * precision (float or double). A NaN/Inf in a point stays in its own row. */
-ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void *out);
+DDX_API ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void *out);
 
 /* Same, with points and out already in device memory (CUDA programs only;
  * DDX_ERR_UNSUPPORTED on the CPU). */
-ddx_status ddx_program_eval_device(ddx_program *p, const void *d_points, int64_t n, void *d_out);
+DDX_API ddx_status ddx_program_eval_device(ddx_program *p, const void *d_points, int64_t n, void *d_out);
 
 /* Lowers outputs and compiles the CUDA kernel for `arch` (e.g. "sm_90")
  * with NVRTC — no GPU needed — and writes a report: strategy, registers,
  * spill bytes. DDX_ERR_UNSUPPORTED when ddx was built without CUDA. */
-ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_outputs,
+DDX_API ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_outputs,
                                    const ddx_compile_options *opt, const char *arch, char *buf, size_t cap);
 
-int ddx_program_num_inputs(const ddx_program *p);   /* d */
-int ddx_program_num_outputs(const ddx_program *p);  /* K columns */
-ddx_device ddx_program_device(const ddx_program *p);
-ddx_precision ddx_program_precision(const ddx_program *p);
+DDX_API int ddx_program_num_inputs(const ddx_program *p);   /* d */
+DDX_API int ddx_program_num_outputs(const ddx_program *p);  /* K columns */
+DDX_API ddx_device ddx_program_device(const ddx_program *p);
+DDX_API ddx_precision ddx_program_precision(const ddx_program *p);
 /* Useful FLOPs per point (dense layers + elementwise jet rules). */
-double ddx_program_flops_per_point(const ddx_program *p);
+DDX_API double ddx_program_flops_per_point(const ddx_program *p);
 /* Channels (Taylor coefficients) a graph node carries in this program;
  * 0 if the node is not needed. coeffs (may be NULL) receives count*d ints,
  * the multi-indices, when count <= capacity. */
-int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int capacity);
+DDX_API int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int capacity);
 /* Largest channel count over the dense layers (what the network carries). */
-int ddx_program_network_channels(const ddx_program *p);
+DDX_API int ddx_program_network_channels(const ddx_program *p);
 /* Number of lowered instructions (CSE shows as fewer). */
-int ddx_program_num_instructions(const ddx_program *p);
+DDX_API int ddx_program_num_instructions(const ddx_program *p);
 /* Human-readable description: coefficient set per node, FLOPs, strategy.
  * Writes at most cap bytes (NUL-terminated); returns the full length. */
-size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap);
+DDX_API size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -134,17 +134,12 @@ static ddx_node parse_expr(parser *p);
 static int is_const_node(parser *p, ddx_node n, double *v);
 
 static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int nargs) {
-    static const struct {
-        const char *name;
-        ddx_unary_op op;
-    } unary[] = {{"exp", DDX_EXP},         {"log", DDX_LOG},         {"sqrt", DDX_SQRT}, {"sin", DDX_SIN},
-                 {"cos", DDX_COS},         {"tanh", DDX_TANH},       {"sigmoid", DDX_SIGMOID},
-                 {"softplus", DDX_SOFTPLUS}, {"silu", DDX_SILU},     {"swish", DDX_SILU}};
-    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
-        if (strcmp(fn, unary[i].name) == 0) {
-            if (nargs != 1) return perr(p, "%s() takes one argument", fn);
-            return gcheck(p, ddx_unary(p->g, unary[i].op, args[0]));
-        }
+    /* the unary ops by their ddx_ops.def name, and swish for silu */
+    int uop = strcmp(fn, "swish") == 0 ? (int)DDX_SILU : ddx_unary_op_from_name(fn);
+    if (uop >= 0) {
+        if (nargs != 1) return perr(p, "%s() takes one argument", fn);
+        return gcheck(p, ddx_unary(p->g, (ddx_unary_op)uop, args[0]));
+    }
     if (strcmp(fn, "pow") == 0) {
         double e;
         if (nargs != 2) return perr(p, "pow() takes two arguments", NULL);
@@ -433,8 +428,7 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
 }
 
 int ddx_expr_identifiers(const char *text, char ***names) {
-    static const char *fns[] = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu",
-                                "swish", "pow", "pi", "D", "grad", "hessian", "laplacian"};
+    static const char *fns[] = {"swish", "pow", "pi", "D", "grad", "hessian", "laplacian"};
     int n = 0;
     *names = NULL;
     for (const char *s = text; *s;) {
@@ -450,6 +444,12 @@ int ddx_expr_identifiers(const char *text, char ***names) {
         while (is_name_char(*s)) s++;
         size_t len = (size_t)(s - b);
         int skip = 0;
+        char word[32];
+        if (len < sizeof word) { /* the unary ops of ddx_ops.def are functions too */
+            memcpy(word, b, len);
+            word[len] = 0;
+            skip = ddx_unary_op_from_name(word) >= 0;
+        }
         for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
             if (strlen(fns[i]) == len && strncmp(fns[i], b, len) == 0) skip = 1;
         for (int i = 0; i < n && !skip; i++)

@@ -11,20 +11,28 @@
 
 #include "host/graph/graph.h"
 
+/* float64 references of the unary ops, one ddx_ref_<name> per row of
+ * ddx_ops.def (a row without one does not compile): plain libm formulas,
+ * independent of the jet rules. */
+static double ddx_ref_neg(double z) { return -z; }
+static double ddx_ref_exp(double z) { return exp(z); }
+static double ddx_ref_log(double z) { return log(z); }
+static double ddx_ref_sqrt(double z) { return sqrt(z); }
+static double ddx_ref_sin(double z) { return sin(z); }
+static double ddx_ref_cos(double z) { return cos(z); }
+static double ddx_ref_tanh(double z) { return tanh(z); }
+static double ddx_ref_sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
+static double ddx_ref_softplus(double z) { return z > 30 ? z + log1p(exp(-z)) : log1p(exp(z)); }
+static double ddx_ref_silu(double z) { return z / (1.0 + exp(-z)); }
+static double ddx_ref_gelu(double z) { return 0.5 * z * erfc(-z / sqrt(2.0)); } /* 1 + erf cancels for z << 0 */
+
+#define REF_ROW(a, ID, name, onnx, P) ddx_ref_##name,
+static double (*const REFS[])(double) = {DDX_UNARY_OPS(REF_ROW, _)};
+#undef REF_ROW
+_Static_assert(sizeof REFS / sizeof REFS[0] == DDX_NUM_UNARY_OPS, "one reference per unary op");
+
 static double act(ddx_unary_op op, double z) {
-    switch (op) {
-    case DDX_NEG: return -z;
-    case DDX_EXP: return exp(z);
-    case DDX_LOG: return log(z);
-    case DDX_SQRT: return sqrt(z);
-    case DDX_SIN: return sin(z);
-    case DDX_COS: return cos(z);
-    case DDX_TANH: return tanh(z);
-    case DDX_SIGMOID: return 1.0 / (1.0 + exp(-z));
-    case DDX_SOFTPLUS: return z > 30 ? z + log1p(exp(-z)) : log1p(exp(z));
-    case DDX_SILU: return z / (1.0 + exp(-z));
-    }
-    return NAN;
+    return (int)op >= 0 && (int)op < DDX_NUM_UNARY_OPS ? REFS[op](z) : NAN;
 }
 
 /* Walks nodes 0..n; grad nodes collapse their chain to (base, alpha) and

@@ -110,18 +110,10 @@ static ddx_status load_expr(const char *text, const char *inputs, ddx_model *m, 
 }
 
 static ddx_unary_op activation_op(const char *a, int *ok) {
-    static const struct {
-        const char *n;
-        ddx_unary_op op;
-    } acts[] = {{"tanh", DDX_TANH}, {"sigmoid", DDX_SIGMOID}, {"softplus", DDX_SOFTPLUS},
-                {"silu", DDX_SILU}, {"swish", DDX_SILU},      {"sin", DDX_SIN}};
-    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
-        if (strcmp(a, acts[i].n) == 0) {
-            *ok = 1;
-            return acts[i].op;
-        }
-    *ok = 0;
-    return DDX_TANH;
+    /* any unary op of ddx_ops.def by name, and swish for silu */
+    int op = strcmp(a, "swish") == 0 ? (int)DDX_SILU : ddx_unary_op_from_name(a);
+    *ok = op >= 0;
+    return op >= 0 ? (ddx_unary_op)op : DDX_TANH;
 }
 
 static ddx_status load_mlp(const char *text, const char *inputs, ddx_model *m, char *err, size_t cap) {
@@ -156,7 +148,7 @@ static ddx_status load_mlp(const char *text, const char *inputs, ddx_model *m, c
     int ok;
     ddx_unary_op op = activation_op(m->activation, &ok);
     if (!ok) {
-        snprintf(err, cap, "mlp:%s: unknown activation '%s' (tanh, sigmoid, softplus, silu, sin)", text,
+        snprintf(err, cap, "mlp:%s: unknown activation '%s' (tanh, sigmoid, softplus, silu, gelu, sin, ...)", text,
                  m->activation);
         return DDX_ERR_PARSE;
     }

@@ -53,8 +53,12 @@ static int *channel_map(const mi_set *dst, const mi_set *from, int shift) {
 static int r_opcode(const ddx_gnode *x) {
     if (x->op == OP_POWI) return DDX_R_POWI;
     if (x->op == OP_POW) return DDX_R_POW;
-    return (int)x->uop; /* DDX_R_* equal ddx_unary_op for the unary ops */
+    return (int)x->uop; /* DDX_R_* equal ddx_unary_op for the unary ops: */
 }
+#define SAME_CODE(a, ID, name, onnx, P) _Static_assert((int)DDX_R_##ID == (int)DDX_##ID, "DDX_R_" #ID);
+DDX_UNARY_OPS(SAME_CODE, _)
+#undef SAME_CODE
+_Static_assert((int)DDX_R_POWI == (int)DDX_NUM_UNARY_OPS, "the powers follow the last unary op");
 
 static ddx_status lower_node(lower_ctx *c, int n) {
     const ddx_gnode *x = &c->g->nodes[n];

@@ -409,11 +409,18 @@ ddx_status cuda_fused_plan_build(const jet_program *p, ddx_precision prec, size_
 /* ---- code emission helpers ------------------------------------------------------------ */
 
 static const char *uop_name(int op) {
-    static const char *n[] = {"neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu", "powi", "pow"};
-    return op >= 0 && op < 12 ? n[op] : "?";
+    if (op == DDX_R_POWI) return "powi";
+    if (op == DDX_R_POW) return "pow";
+    const char *n = ddx_unary_op_name((ddx_unary_op)op);
+    return n ? n : "?";
 }
 
-static int uses_sig_poly(int op) { return op == DDX_R_SIGMOID || op == DDX_R_SOFTPLUS || op == DDX_R_SILU; }
+/* the POLY column of ddx_ops.def: 2 = the sigmoid table */
+#define POLY_OF(a, ID, name, onnx, P) P,
+static const int OP_POLY[] = {DDX_UNARY_OPS(POLY_OF, _)};
+#undef POLY_OF
+_Static_assert(sizeof OP_POLY / sizeof OP_POLY[0] == DDX_NUM_UNARY_OPS, "one POLY entry per unary op");
+static int uses_sig_poly(int op) { return op >= 0 && op < DDX_NUM_UNARY_OPS && OP_POLY[op] == 2; }
 
 /* Derivative tables the program's unary ops read, as __constant__ arrays. */
 static void emit_polys(sb *b, const jet_program *p, ddx_precision prec) {

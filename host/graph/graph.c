@@ -185,7 +185,7 @@ ddx_node ddx_div(ddx_graph *g, ddx_node a, ddx_node b) {
 
 ddx_node ddx_unary(ddx_graph *g, ddx_unary_op op, ddx_node a) {
     if (!g) return DDX_NO_NODE;
-    if ((int)op < DDX_NEG || (int)op > DDX_SILU)
+    if ((int)op < 0 || (int)op >= DDX_NUM_UNARY_OPS)
         return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "unary: unknown op %d", (int)op);
     if (!check_operand(g, a, "unary")) return DDX_NO_NODE;
     ddx_gnode n = blank(OP_UNARY, g->nodes[a].width);
@@ -193,16 +193,25 @@ ddx_node ddx_unary(ddx_graph *g, ddx_unary_op op, ddx_node a) {
     n.a = a;
     return add_node(g, n);
 }
-ddx_node ddx_neg(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_NEG, a); }
-ddx_node ddx_exp(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_EXP, a); }
-ddx_node ddx_log(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_LOG, a); }
-ddx_node ddx_sqrt(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_SQRT, a); }
-ddx_node ddx_sin(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_SIN, a); }
-ddx_node ddx_cos(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_COS, a); }
-ddx_node ddx_tanh(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_TANH, a); }
-ddx_node ddx_sigmoid(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_SIGMOID, a); }
-ddx_node ddx_softplus(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_SOFTPLUS, a); }
-ddx_node ddx_silu(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_SILU, a); }
+/* ddx_neg, ddx_exp, ..., one per row of ddx_ops.def */
+#define UNARY_BUILDER(x, ID, name, onnx, poly) \
+    ddx_node ddx_##name(ddx_graph *g, ddx_node a) { return ddx_unary(g, DDX_##ID, a); }
+DDX_UNARY_OPS(UNARY_BUILDER, _)
+#undef UNARY_BUILDER
+
+#define UNARY_NAME(x, ID, name, onnx, poly) #name,
+static const char *const UNARY_NAMES[] = {DDX_UNARY_OPS(UNARY_NAME, _)};
+#undef UNARY_NAME
+_Static_assert(sizeof UNARY_NAMES / sizeof UNARY_NAMES[0] == DDX_NUM_UNARY_OPS, "one name per unary op");
+
+const char *ddx_unary_op_name(ddx_unary_op op) {
+    return (int)op >= 0 && (int)op < DDX_NUM_UNARY_OPS ? UNARY_NAMES[op] : NULL;
+}
+int ddx_unary_op_from_name(const char *name) {
+    for (int i = 0; name && i < DDX_NUM_UNARY_OPS; i++)
+        if (strcmp(UNARY_NAMES[i], name) == 0) return i;
+    return -1;
+}
 
 ddx_node ddx_powi(ddx_graph *g, ddx_node a, int k) {
     if (!g) return DDX_NO_NODE;
@@ -415,14 +424,13 @@ ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, in
 ddx_node ddx_laplacian(ddx_graph *g, ddx_node y) { return ddx_laplacian_over(g, y, NULL, 0); }
 
 const char *ddx_opcode_name(const ddx_gnode *n) {
-    static const char *unames[] = {"neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu"};
     switch (n->op) {
     case OP_INPUT: return "input";
     case OP_CONST: return "const";
     case OP_ADD: return "add";
     case OP_SUB: return "sub";
     case OP_MUL: return "mul";
-    case OP_UNARY: return unames[n->uop];
+    case OP_UNARY: return UNARY_NAMES[n->uop];
     case OP_POWI: return "powi";
     case OP_POW: return "pow";
     case OP_DENSE: return "dense";

@@ -25,7 +25,10 @@
 #include <string.h>
 
 #include "host/graph/graph.h"
+#include "kernels/ddx_jet_rules.h"
 #include "host/import/onnx_pb.h"
+
+DDX_DEFINE_JET_RULES(double, f64, exp, log, log1p, sin, cos, tanh, pow, sqrt, fabs)
 
 #define MIN_OPSET 13
 #define MAX_OPSET 21
@@ -40,7 +43,7 @@
 #define NPOINTS (INT64_MIN + 7)
 
 static const char *SUPPORTED =
-    "Gemm, MatMul, Add, Sub, Mul, Div, Neg, Pow, Sqrt, Exp, Log, Sin, Cos, Tanh, Sigmoid, Softplus, "
+    "Gemm, MatMul, Add, Sub, Mul, Div, Neg, Pow, Sqrt, Exp, Log, Sin, Cos, Tanh, Sigmoid, Softplus, Gelu, "
     "Reciprocal, Concat, Slice, Gather, Split, Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout, "
     "Cast, Shape, Constant, ConstantOfShape";
 
@@ -153,8 +156,8 @@ static int add_val(ictx *c, const char *name) {
     }
 }
 
-static const char *RESERVED[] = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu", "swish",
-                                 "pow", "D", "laplacian", "grad", "hessian", "pi"};
+/* expression words a column name must not be (besides the unary op names) */
+static const char *RESERVED[] = {"swish", "pow", "D", "laplacian", "grad", "hessian", "pi"};
 
 void ddx_onnx_sanitize_name(const char *name, const char *fallback, char *out) {
     size_t n = 0;
@@ -174,11 +177,10 @@ void ddx_onnx_sanitize_name(const char *name, const char *fallback, char *out) {
         memmove(out + 1, out, n + 1);
         out[0] = 'v';
     }
+    int reserved = ddx_unary_op_from_name(out) >= 0;
     for (size_t k = 0; k < sizeof RESERVED / sizeof RESERVED[0]; k++)
-        if (strcmp(out, RESERVED[k]) == 0) {
-            strcat(out, "1");
-            break;
-        }
+        if (strcmp(out, RESERVED[k]) == 0) reserved = 1;
+    if (reserved) strcat(out, "1");
 }
 
 /* ---- arena and budgets ---- */
@@ -471,18 +473,29 @@ static int apply_map(ictx *c, oval *out, const oval *in, int rank, const int64_t
 
 typedef enum { EW_ADD, EW_SUB, EW_MUL, EW_DIV, EW_POW } ew_op;
 
-static double fold_unary(const char *op, double x) {
-    if (!strcmp(op, "Neg")) return -x;
-    if (!strcmp(op, "Exp")) return exp(x);
-    if (!strcmp(op, "Log")) return log(x);
-    if (!strcmp(op, "Sqrt")) return sqrt(x);
-    if (!strcmp(op, "Sin")) return sin(x);
-    if (!strcmp(op, "Cos")) return cos(x);
-    if (!strcmp(op, "Tanh")) return tanh(x);
-    if (!strcmp(op, "Sigmoid")) return 1.0 / (1.0 + exp(-x));
-    if (!strcmp(op, "Softplus")) return x > 30 ? x : log1p(exp(x));
+/* The unary op an ONNX op type imports as (the ONNX column of ddx_ops.def), or -1. */
+#define ONNX_NAME(a, ID, name, onnx, P) onnx,
+static const char *const ONNX_UNARY[] = {DDX_UNARY_OPS(ONNX_NAME, _)};
+#undef ONNX_NAME
+_Static_assert(sizeof ONNX_UNARY / sizeof ONNX_UNARY[0] == DDX_NUM_UNARY_OPS, "one ONNX entry per unary op");
+static int onnx_unary_op(const char *op) {
+    for (int k = 0; k < DDX_NUM_UNARY_OPS; k++)
+        if (ONNX_UNARY[k] && !strcmp(ONNX_UNARY[k], op)) return k;
+    return -1;
+}
+
+/* Gelu's tanh form (approximate = "tanh"), for folding constants */
+static double gelu_tanh(double x) { return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+
+/* Folds a unary op of constants with its own jet rule's value (order 0). */
+static double fold_unary(const char *op, double x, int gelu_tanh_form) {
     if (!strcmp(op, "Reciprocal")) return 1.0 / x;
-    return NAN;
+    if (gelu_tanh_form) return gelu_tanh(x);
+    int k = onnx_unary_op(op);
+    double D[1];
+    if (k < 0) return NAN;
+    ddx_unary_derivs_f64(k, x, 0, 0.0, NULL, D);
+    return D[0];
 }
 
 /* The values of constant v broadcast over the feature axes of out shape
@@ -730,13 +743,21 @@ static int op_binary(ictx *c, ew_op op) {
     return set_dyn(c, out, r, orank, od);
 }
 
-static int op_unary(ictx *c) {
-    static const struct {
-        const char *name;
-        ddx_unary_op op;
-    } ops[] = {{"Neg", DDX_NEG},   {"Exp", DDX_EXP},   {"Log", DDX_LOG},         {"Sqrt", DDX_SQRT},
-               {"Sin", DDX_SIN},   {"Cos", DDX_COS},   {"Tanh", DDX_TANH},       {"Sigmoid", DDX_SIGMOID},
-               {"Softplus", DDX_SOFTPLUS}};
+/* Gelu (opset 20): approximate = "none" is the exact x Phi(x) op (ddx_gelu),
+ * "tanh" is 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) from graph ops. */
+static int op_unary_form(ictx *c, int gelu_tanh_form);
+static int op_gelu(ictx *c) {
+    const onnx_attr *ap = onnx_node_attr(c->cur, "approximate");
+    const char *mode = ap && ap->s ? ap->s : "none";
+    if (c->opset < 20) return ifail(c, DDX_ERR_UNSUPPORTED, "Gelu is an opset-20 op; the model declares opset %d", c->opset);
+    if (strcmp(mode, "none") && strcmp(mode, "tanh"))
+        return ifail(c, DDX_ERR_UNSUPPORTED, "Gelu approximate='%s' is not supported (none, tanh)", mode);
+    return op_unary_form(c, !strcmp(mode, "tanh"));
+}
+
+static int op_unary(ictx *c) { return op_unary_form(c, 0); }
+
+static int op_unary_form(ictx *c, int gelu_tanh_form) {
     const char *name = c->cur->op;
     oval *a = need_input(c, 0, "X"), *out = output_val(c, 0);
     if (!a) return -1;
@@ -746,17 +767,18 @@ static int op_unary(ictx *c) {
                                 onnx_dtype_name(a->dtype));
         oval tmp = *out;
         if (new_const(c, &tmp, a->dtype, a->rank, a->dims)) return -1;
-        for (int64_t q = 0; q < a->n; q++) ((double *)tmp.f)[q] = fold_unary(name, a->f[q]);
+        for (int64_t q = 0; q < a->n; q++) ((double *)tmp.f)[q] = fold_unary(name, a->f[q], gelu_tanh_form);
         *out = tmp;
         return 0;
     }
     ddx_node r;
     if (!strcmp(name, "Reciprocal")) r = ddx_powi(c->g, a->node, -1);
-    else {
-        size_t k = 0;
-        while (k < sizeof ops / sizeof ops[0] && strcmp(ops[k].name, name)) k++;
-        r = ddx_unary(c->g, ops[k].op, a->node);
-    }
+    else if (gelu_tanh_form) {
+        ddx_graph *g = c->g;
+        ddx_node x = a->node, x3 = ddx_powi(g, x, 3);
+        ddx_node in = ddx_mul(g, ddx_const(g, 0.7978845608028654), ddx_add(g, x, ddx_mul(g, ddx_const(g, 0.044715), x3)));
+        r = ddx_mul(g, ddx_mul(g, ddx_const(g, 0.5), x), ddx_add(g, ddx_const(g, 1.0), ddx_tanh(g, in)));
+    } else r = ddx_unary(c->g, (ddx_unary_op)onnx_unary_op(name), a->node);
     if (gok(c, r)) return -1;
     return set_dyn(c, out, r, a->rank, a->dims);
 }
@@ -1487,10 +1509,8 @@ static int run_node(ictx *c) {
     if (!strcmp(op, "Mul")) return op_binary(c, EW_MUL);
     if (!strcmp(op, "Div")) return op_binary(c, EW_DIV);
     if (!strcmp(op, "Pow")) return op_binary(c, EW_POW);
-    if (!strcmp(op, "Neg") || !strcmp(op, "Exp") || !strcmp(op, "Log") || !strcmp(op, "Sqrt") || !strcmp(op, "Sin") ||
-        !strcmp(op, "Cos") || !strcmp(op, "Tanh") || !strcmp(op, "Sigmoid") || !strcmp(op, "Softplus") ||
-        !strcmp(op, "Reciprocal"))
-        return op_unary(c);
+    if (!strcmp(op, "Gelu")) return op_gelu(c);
+    if (onnx_unary_op(op) >= 0 || !strcmp(op, "Reciprocal")) return op_unary(c);
     if (!strcmp(op, "Gemm")) return op_gemm_matmul(c, 1);
     if (!strcmp(op, "MatMul")) return op_gemm_matmul(c, 0);
     if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) return op_identity(c);

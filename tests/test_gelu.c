@@ -1,0 +1,150 @@
+/* test_gelu.c — GELU (exact erf form) through every path the op table
+ * (include/ddx_ops.def) derives: the C builder, the expression name, the
+ * CPU jet rule in f64 and f32, the float64 finite-difference reference, and
+ * (when ddx has CUDA) an NVRTC compile of a gelu program.
+ *
+ * Independent reference: gelu(x) = x Phi(x) with Phi' = phi, so
+ *   gelu'    = Phi + x phi          gelu''   = (2 - x^2) phi
+ *   gelu'''  = (x^3 - 4x) phi       gelu'''' = (-x^4 + 7x^2 - 4) phi
+ * (differentiated by hand, not from the Hermite recurrence the rule uses). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "tools/expr_parse.h"
+#include "tools/fd_reference.h"
+
+#define A 0.7 /* gelu(A x + B): the chain rule multiplies order k by A^k */
+#define B 0.3
+
+static double closed(int k, double x) {
+    double z = A * x + B, phi = exp(-0.5 * z * z) / 2.5066282746310002 /* sqrt(2 pi) */, Phi = 0.5 * erfc(-z / sqrt(2.0));
+    double v = k == 0 ? z * Phi
+             : k == 1 ? Phi + z * phi
+             : k == 2 ? (2 - z * z) * phi
+             : k == 3 ? (z * z * z - 4 * z) * phi
+                      : (-z * z * z * z + 7 * z * z - 4) * phi;
+    return v * pow(A, k);
+}
+
+/* u = gelu(A x + B) and its x-derivatives of order 0..4 */
+static void build(ddx_graph *g, ddx_node *outs, ddx_node *u) {
+    ddx_node x = ddx_input(g, "x");
+    *u = ddx_gelu(g, ddx_add(g, ddx_mul(g, ddx_const(g, A), x), ddx_const(g, B)));
+    for (int k = 0; k <= 4; k++) {
+        int alpha[1] = {k};
+        outs[k] = ddx_partial(g, *u, alpha);
+    }
+    assert_graph_ok(g);
+}
+
+#define NP 41
+static void points(double *x) {
+    for (int i = 0; i < NP; i++) x[i] = -9.0 + 18.0 * i / (NP - 1); /* both tails and the middle */
+}
+
+static void check_precision(ddx_precision prec, double tol) {
+    ddx_graph *g = ddx_graph_create();
+    ddx_node outs[5], u;
+    build(g, outs, &u);
+    double x[NP], out[NP * 5];
+    points(x);
+    eval_graph(g, outs, 5, prec, x, NP, out);
+    double worst[5] = {0};
+    for (int i = 0; i < NP; i++)
+        for (int k = 0; k <= 4; k++) {
+            double e = rel_err(out[i * 5 + k], closed(k, x[i]), 1e-3);
+            if (e > worst[k]) worst[k] = e;
+            if (e > tol)
+                fail_msg("%s order %d at x=%g: got %.17g want %.17g (rel %.3g)", prec == DDX_F64 ? "f64" : "f32", k,
+                         x[i], out[i * 5 + k], closed(k, x[i]), e);
+        }
+    printf("gelu %s worst rel err by order 0..4: %.2g %.2g %.2g %.2g %.2g\n", prec == DDX_F64 ? "f64" : "f32",
+           worst[0], worst[1], worst[2], worst[3], worst[4]);
+    ddx_graph_free(g);
+}
+
+static void test_f64_closed_form(void **state) {
+    (void)state;
+    check_precision(DDX_F64, 1e-13);
+}
+
+static void test_f32_closed_form(void **state) {
+    (void)state;
+    check_precision(DDX_F32, 1e-4); /* the f32 rounding of A x + B, times the derivative's condition */
+}
+
+/* The FD reference evaluates gelu with its own libm formula (erf) and
+ * differentiates by Richardson-extrapolated central differences. */
+static void test_fd_reference(void **state) {
+    (void)state;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node outs[5], u;
+    build(g, outs, &u);
+    /* the FD noise floor grows with the order (steps of h^-k) */
+    const double tol[5] = {1e-14, 1e-8, 1e-6, 1e-4, 1e-2};
+    double worst[5] = {0};
+    for (int i = 0; i < NP; i += 4) {
+        double x = -9.0 + 18.0 * i / (NP - 1);
+        for (int k = 0; k <= 4; k++) {
+            int alpha[1] = {k};
+            double fd = k == 0 ? fd_eval(g, u, &x) : fd_partial(g, u, alpha, &x, 4);
+            double e = rel_err(fd, closed(k, x), 1e-3);
+            if (e > worst[k]) worst[k] = e;
+            if (e > tol[k]) fail_msg("FD order %d at x=%g: %.17g vs %.17g (rel %.3g)", k, x, fd, closed(k, x), e);
+        }
+    }
+    printf("gelu FD reference worst rel err by order 0..4: %.2g %.2g %.2g %.2g %.2g\n", worst[0], worst[1], worst[2],
+           worst[3], worst[4]);
+    ddx_graph_free(g);
+}
+
+/* `gelu` is an expression function (its ddx_ops.def name) and builds the
+ * same node as the C builder. */
+static void test_expression_name(void **state) {
+    (void)state;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node x = ddx_input(g, "x"), e;
+    char err[256];
+    assert_int_equal(ddx_parse_expr(g, NULL, "gelu(0.7*x + 0.3)", &e, err, sizeof err), DDX_OK);
+    ddx_node c = ddx_gelu(g, ddx_add(g, ddx_mul(g, ddx_const(g, A), x), ddx_const(g, B)));
+    assert_int_equal(e, c); /* hash-consed: one node */
+    assert_string_equal(ddx_unary_op_name(DDX_GELU), "gelu");
+    assert_int_equal(ddx_unary_op_from_name("gelu"), DDX_GELU);
+    assert_int_equal(ddx_unary_op_from_name("relu"), -1);
+    assert_int_equal(ddx_unary(g, DDX_NUM_UNARY_OPS, x), DDX_NO_NODE); /* one past the table */
+    ddx_graph_free(g);
+}
+
+/* NVRTC compiles the generated kernel of a gelu program (no GPU needed). */
+static void test_nvrtc_compile(void **state) {
+    (void)state;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node outs[5], u;
+    build(g, outs, &u);
+    for (int prec = 0; prec < 2; prec++) {
+        ddx_compile_options o;
+        ddx_compile_options_default(&o);
+        o.precision = (ddx_precision)prec;
+        char buf[4096];
+        ddx_status st = ddx_cuda_compile_report(g, outs, 5, &o, "sm_80", buf, sizeof buf);
+        if (st == DDX_ERR_UNSUPPORTED) {
+            printf("built without CUDA: NVRTC compile skipped\n");
+            break;
+        }
+        if (st != DDX_OK) fail_msg("NVRTC: %s: %s", ddx_status_string(st), ddx_graph_error(g));
+        printf("%s", buf);
+    }
+    ddx_graph_free(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f64_closed_form), cmocka_unit_test(test_f32_closed_form),
+        cmocka_unit_test(test_fd_reference),    cmocka_unit_test(test_expression_name),
+        cmocka_unit_test(test_nvrtc_compile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
