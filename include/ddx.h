@@ -173,6 +173,8 @@ DDX_API void ddx_compile_options_default(ddx_compile_options *o);
 DDX_API ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs,
                        const ddx_compile_options *opt, ddx_program **out);
 DDX_API void ddx_program_free(ddx_program *p);
+/* The message of this thread's last eval call on p ("" when it succeeded):
+ * several threads may evaluate one program at once, each sees its own. */
 DDX_API const char *ddx_program_error(const ddx_program *p);
 
 /* points: n x d row-major, out: n x K row-major, both in the program's

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/compiler/liveness.h"
 #include "kernels/ddx_jet_rules.h"
 #include "host/compiler/jet_program.h"
 #include "host/compiler/jet_tables.h"
@@ -17,6 +18,7 @@ typedef struct lower_ctx {
     mi_set *sets; /* per graph node */
     char *err;
     size_t errcap;
+    int cap_instr; /* allocated entries of p->instr */
 } lower_ctx;
 
 static ddx_status oom(lower_ctx *c) {
@@ -26,9 +28,13 @@ static ddx_status oom(lower_ctx *c) {
 
 static jet_instr *new_instr(lower_ctx *c, jet_opcode op, int node) {
     jet_program *p = c->p;
-    jet_instr *in = realloc(p->instr, sizeof(jet_instr) * (size_t)(p->n_instr + 1));
-    if (!in) return NULL;
-    p->instr = in;
+    if (p->n_instr == c->cap_instr) { /* geometric growth: linear in the instructions */
+        int cap = c->cap_instr ? 2 * c->cap_instr : 64;
+        jet_instr *in = realloc(p->instr, sizeof(jet_instr) * (size_t)cap);
+        if (!in) return NULL;
+        p->instr = in;
+        c->cap_instr = cap;
+    }
     jet_instr *x = &p->instr[p->n_instr++];
     memset(x, 0, sizeof *x);
     x->op = op;
@@ -171,22 +177,15 @@ static ddx_status lower_node(lower_ctx *c, int n) {
 }
 
 /* Workspace layout: values get blocks of width*nch tile rows; a block is
- * reused once its value's last reader has run (best fit among free ones). */
-typedef struct block {
-    int64_t off, size;
-    int free;
-} block;
-
+ * reused once its value's last reader has run (liveness.h, best fit). */
 static ddx_status layout_workspace(lower_ctx *c) {
     jet_program *p = c->p;
-    int *last = malloc(sizeof(int) * (size_t)p->n_values);
-    int *placed = calloc((size_t)p->n_values, sizeof(int));
-    block *blocks = malloc(sizeof(block) * (size_t)(p->n_values + 1) * 2);
-    int nb = 0;
-    if (!last || !placed || !blocks) {
+    int *last = malloc(sizeof(int) * (size_t)(p->n_values + 1));
+    int *placed = calloc((size_t)p->n_values + 1, sizeof(int));
+    live_alloc la;
+    if (!last || !placed || live_init(&la, p->n_values)) {
         free(last);
         free(placed);
-        free(blocks);
         return oom(c);
     }
     for (int v = 0; v < p->n_values; v++) last[v] = -1;
@@ -195,50 +194,18 @@ static ddx_status layout_workspace(lower_ctx *c) {
         if (p->instr[i].b >= 0) last[p->instr[i].b] = i;
     }
     for (int o = 0; o < p->n_outputs; o++) last[p->outputs[o].value] = p->n_instr; /* live to the end */
-    int *owner = malloc(sizeof(int) * (size_t)(p->n_values + 1) * 2);
-    if (!owner) {
-        free(last);
-        free(placed);
-        free(blocks);
-        return oom(c);
-    }
-    p->workspace = 0;
     for (int i = 0; i < p->n_instr; i++) {
         int v = p->instr[i].dst;
         if (!placed[v]) {
-            int64_t need = (int64_t)p->values[v].width * p->values[v].nch;
-            int best = -1;
-            for (int b = 0; b < nb; b++)
-                if (blocks[b].free && blocks[b].size >= need && (best < 0 || blocks[b].size < blocks[best].size))
-                    best = b;
-            if (best >= 0) {
-                if (blocks[best].size > need) { /* split off the rest */
-                    blocks[nb] = (block){blocks[best].off + need, blocks[best].size - need, 1};
-                    owner[nb++] = -1;
-                    blocks[best].size = need;
-                }
-                blocks[best].free = 0;
-            } else {
-                best = nb++;
-                blocks[best] = (block){p->workspace, need, 0};
-                p->workspace += need;
-            }
-            owner[best] = v;
-            p->values[v].offset = blocks[best].off;
+            p->values[v].offset = live_place(&la, v, (int64_t)p->values[v].width * p->values[v].nch, -1, NULL);
             placed[v] = 1;
         }
-        /* free the blocks of values read for the last time here */
-        for (int b = 0; b < nb; b++)
-            if (!blocks[b].free && owner[b] >= 0 && last[owner[b]] == i && owner[b] != v) blocks[b].free = 1;
-        if (last[v] < 0) { /* never read (not an output either): drop at once */
-            for (int b = 0; b < nb; b++)
-                if (owner[b] == v) blocks[b].free = 1;
-        }
+        live_release(&la, last, i, v); /* values read for the last time here */
     }
-    free(owner);
+    p->workspace = la.total;
+    live_free(&la);
     free(last);
     free(placed);
-    free(blocks);
     return DDX_OK;
 }
 
@@ -247,7 +214,7 @@ ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_
     *out = NULL;
     jet_program *p = calloc(1, sizeof *p);
     mi_set *sets = calloc((size_t)g->n_nodes + 1, sizeof(mi_set));
-    lower_ctx c = {g, p, sets, err, errcap};
+    lower_ctx c = {g, p, sets, err, errcap, 0};
     ddx_status st = DDX_OK;
     if (!p || !sets) {
         free(p);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/compiler/liveness.h"
 #include "kernels/ddx_jet_rules.h"
 #include "host/cuda/cuda_emit.h"
 
@@ -196,21 +197,16 @@ void cuda_fused_plan_free(cuda_fused_plan *plan) {
     memset(plan, 0, sizeof *plan);
 }
 
-typedef struct fblock {
-    int64_t off, size;
-    int owner; /* value, or -1 when free */
-} fblock;
-
 /* Shared-memory layout for one tile size: values get blocks of rows,
- * reused after their last reader (best fit); a dense layer whose input
- * dies there may write its output over it (in place). */
+ * reused after their last reader (liveness.h, best fit); a dense layer
+ * whose input dies there may write its output over it (in place). */
 static int fused_layout(const jet_program *p, cuda_fused_plan *pl) {
     const int n = p->n_instr, nv = p->n_values;
     int *step_of = malloc(sizeof(int) * (size_t)(n + 1));
     int *last = malloc(sizeof(int) * (size_t)(nv + 1));
-    fblock *bl = malloc(sizeof(fblock) * (size_t)(2 * nv + 2));
-    int nb = 0, rc = -1;
-    if (!step_of || !last || !bl) goto done;
+    live_alloc la = {0};
+    int rc = -1;
+    if (!step_of || !last || live_init(&la, nv)) goto done;
     /* steps: a fused dense + unary pair is one step */
     int ns = 0;
     for (int i = 0; i < n; i++) {
@@ -229,7 +225,6 @@ static int fused_layout(const jet_program *p, cuda_fused_plan *pl) {
         if (in->b >= 0) last[in->b] = step_of[i];
     }
     for (int o = 0; o < p->n_outputs; o++) last[p->outputs[o].value] = ns; /* live to the end */
-    pl->ws_rows = 0;
     pl->n_inplace = 0;
     for (int i = 0; i < n; i++) {
         const jet_instr *in = &p->instr[i];
@@ -237,44 +232,23 @@ static int fused_layout(const jet_program *p, cuda_fused_plan *pl) {
         int v = pl->fused[i] ? p->instr[i + 1].dst : in->dst;
         if (pl->off[v] < 0) {
             int64_t need = (int64_t)p->values[v].width * p->values[v].nch;
-            int best = -1;
-            if (in->op == JI_DENSE && pl->tile[i].tasks <= pl->NT && last[in->a] == s && in->a != v) {
-                for (int b = 0; b < nb; b++)
-                    if (bl[b].owner == in->a && bl[b].size >= need) best = b;
-                if (best >= 0) {
-                    pl->tile[i].inplace = 1;
-                    pl->n_inplace++;
-                }
+            int over = in->op == JI_DENSE && pl->tile[i].tasks <= pl->NT && last[in->a] == s && in->a != v ? in->a : -1;
+            int took = 0;
+            pl->off[v] = live_place(&la, v, need, over, &took);
+            if (took) {
+                pl->tile[i].inplace = 1;
+                pl->n_inplace++;
             }
-            if (best < 0)
-                for (int b = 0; b < nb; b++)
-                    if (bl[b].owner < 0 && bl[b].size >= need && (best < 0 || bl[b].size < bl[best].size)) best = b;
-            if (best >= 0) {
-                if (bl[best].size > need) {
-                    bl[nb++] = (fblock){bl[best].off + need, bl[best].size - need, -1};
-                    bl[best].size = need;
-                }
-            } else {
-                best = nb++;
-                bl[best] = (fblock){pl->ws_rows, need, -1};
-                pl->ws_rows += need;
-            }
-            bl[best].owner = v;
-            pl->off[v] = bl[best].off;
         }
-        /* free what this step read for the last time */
-        for (int b = 0; b < nb; b++)
-            if (bl[b].owner >= 0 && bl[b].owner != v && last[bl[b].owner] == s) bl[b].owner = -1;
-        if (last[v] < 0)
-            for (int b = 0; b < nb; b++)
-                if (bl[b].owner == v) bl[b].owner = -1;
+        live_release(&la, last, s, v); /* what this step read for the last time */
         if (pl->fused[i]) i++;
     }
+    pl->ws_rows = la.total;
     rc = 0;
 done:
     free(step_of);
     free(last);
-    free(bl);
+    live_free(&la);
     return rc;
 }
 

@@ -31,6 +31,7 @@ void ddx_graph_free(ddx_graph *g) {
     }
     for (int i = 0; i < g->n_inputs; i++) free(g->input_names[i]);
     free(g->nodes);
+    free(g->cse);
     free(g->dense);
     free(g);
 }
@@ -74,14 +75,60 @@ static int same_node(const ddx_gnode *x, const ddx_gnode *y) {
     }
 }
 
+static uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    return h * 0xFF51AFD7ED558CCDull;
+}
+
+/* Hash of what same_node compares. */
+static uint64_t node_hash(const ddx_gnode *x) {
+    uint64_t h = mix(mix(mix((uint64_t)x->op, (uint64_t)x->width), (uint64_t)(uint32_t)x->a), (uint64_t)(uint32_t)x->b);
+    uint64_t bits;
+    switch (x->op) {
+    case OP_CONST: case OP_POW: memcpy(&bits, &x->dval, sizeof bits); return mix(h, bits);
+    case OP_UNARY: return mix(h, (uint64_t)x->uop);
+    case OP_POWI: case OP_COMPONENT: case OP_GRAD: case OP_LAPLACE: return mix(h, (uint64_t)(uint32_t)x->ival);
+    case OP_CONCAT:
+        for (int i = 0; i < x->n_args; i++) h = mix(h, (uint64_t)(uint32_t)x->args[i]);
+        return h;
+    default: return h;
+    }
+}
+
+/* Slot of nd in the table: the id of an identical node, or an empty slot (-1). */
+static int *cse_slot(const ddx_graph *g, const ddx_gnode *nd) {
+    size_t mask = (size_t)g->cap_cse - 1, i = (size_t)node_hash(nd) & mask;
+    while (g->cse[i] >= 0 && !same_node(&g->nodes[g->cse[i]], nd)) i = (i + 1) & mask;
+    return &g->cse[i];
+}
+
+/* Keeps the table at most half full (doubling: linear total work). */
+static int cse_reserve(ddx_graph *g) {
+    if (g->cap_cse && 2 * (size_t)(g->n_nodes + 1) <= (size_t)g->cap_cse) return 0;
+    int cap = g->cap_cse ? 2 * g->cap_cse : 256;
+    int *t = malloc(sizeof(int) * (size_t)cap), *old = g->cse;
+    if (!t) return -1;
+    memset(t, 0xff, sizeof(int) * (size_t)cap);
+    g->cse = t;
+    g->cap_cse = cap;
+    for (int n = 0; n < g->n_nodes; n++)
+        if (g->nodes[n].op != OP_INPUT && g->nodes[n].op != OP_DENSE) *cse_slot(g, &g->nodes[n]) = n;
+    free(old);
+    return 0;
+}
+
 /* Adds a node, or returns the existing identical one (CSE by hash-consing:
  * hessian(u) and u_xx then share their grad nodes). Takes ownership of args. */
 static ddx_node add_node(ddx_graph *g, ddx_gnode nd) {
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
-        if (same_node(&g->nodes[i], &nd)) {
-            free(nd.args);
-            return i;
-        }
+    if (cse_reserve(g)) {
+        free(nd.args);
+        return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory building graph");
+    }
+    int distinct = nd.op == OP_INPUT || nd.op == OP_DENSE; /* never merged */
+    int *slot = distinct ? NULL : cse_slot(g, &nd);
+    if (slot && *slot >= 0) {
+        free(nd.args);
+        return *slot;
     }
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
@@ -93,6 +140,7 @@ static ddx_node add_node(ddx_graph *g, ddx_gnode nd) {
         g->nodes = p;
         g->cap_nodes = cap;
     }
+    if (slot) *slot = g->n_nodes;
     /* nesting depth of grad below this node, to refuse orders past the limit early */
     nd.order = nd.op == OP_GRAD;
     int sub = 0;

@@ -36,6 +36,8 @@ typedef struct ddx_gnode {
 struct ddx_graph {
     ddx_gnode *nodes;
     int n_nodes, cap_nodes;
+    int *cse;    /* hash-consing: open-addressed table of node ids, -1 = empty */
+    int cap_cse; /* a power of two, at least twice the nodes in it */
     ddx_dense_weights *dense;
     int n_dense, cap_dense;
     ddx_node inputs[DDX_MAX_INPUTS];

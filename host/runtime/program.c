@@ -15,14 +15,27 @@ struct ddx_program {
     const ddx_backend_i *be;
     void *state;
     ddx_compile_options opt;
-    char error[512];
 };
+
+/* Several threads may evaluate one program at once, so an eval's message
+ * is kept per thread: the last eval call of this thread, on program p.
+ * Evaluation writes nothing shared (tests/test_concurrent_eval.c, TSan). */
+static _Thread_local struct {
+    const ddx_program *p;
+    char msg[512];
+} eval_error;
+
+static void program_clear_error(const ddx_program *p) {
+    eval_error.p = p;
+    eval_error.msg[0] = 0;
+}
 
 static ddx_status program_fail(ddx_program *p, ddx_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->error, sizeof p->error, fmt, ap);
+    vsnprintf(eval_error.msg, sizeof eval_error.msg, fmt, ap);
     va_end(ap);
+    eval_error.p = p;
     return s;
 }
 
@@ -130,15 +143,19 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
 void ddx_program_free(ddx_program *p) {
     if (!p) return;
     if (p->be && p->state) p->be->release(p->state);
+    if (eval_error.p == p) program_clear_error(NULL);
     jet_program_free(p->jp);
     free(p);
 }
 
-const char *ddx_program_error(const ddx_program *p) { return p ? p->error : "null program"; }
+const char *ddx_program_error(const ddx_program *p) {
+    if (!p) return "null program";
+    return eval_error.p == p ? eval_error.msg : "";
+}
 
 ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void *out) {
     if (!p) return DDX_ERR_INVALID_ARG;
-    p->error[0] = 0;
+    program_clear_error(p);
     if (!points || !out) return program_fail(p, DDX_ERR_INVALID_ARG, "eval: %s is NULL", !points ? "points" : "out");
     if (n <= 0) return program_fail(p, DDX_ERR_INVALID_ARG, "eval: no points (n = %lld)", (long long)n);
     if (n > ((int64_t)1 << 40)) return program_fail(p, DDX_ERR_LIMIT, "eval: n = %lld is too large", (long long)n);
@@ -150,7 +167,7 @@ ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void 
 
 ddx_status ddx_program_eval_device(ddx_program *p, const void *d_points, int64_t n, void *d_out) {
     if (!p) return DDX_ERR_INVALID_ARG;
-    p->error[0] = 0;
+    program_clear_error(p);
     if (!p->be->run_device)
         return program_fail(p, DDX_ERR_UNSUPPORTED, "eval_device: the %s backend takes host memory only", p->be->name);
     if (!d_points || !d_out) return program_fail(p, DDX_ERR_INVALID_ARG, "eval_device: null pointer");
