@@ -20,6 +20,7 @@
 #include "host/runtime/backend.h"
 #include "host/cuda/cuda_driver.h"
 #include "host/cuda/cuda_emit.h"
+#include "host/runtime/strbuf.h"
 
 #define MAX_STREAMS 2
 #define DEFAULT_CHUNK ((int64_t)1 << 20) /* points per chunk when streaming host data */
@@ -120,19 +121,23 @@ static int cuda_available(char *why, size_t cap) { return ddx_cu(why, cap) != NU
 
 /* ---- buffers -------------------------------------------------------------------------- */
 
+/* Frees one stream's buffer set (device points, outputs, workspace, pinned
+ * host copies); the one place that knows the set. */
+static void stream_buf_free(const ddx_cu_api *cu, stream_buf *b) {
+    if (b->pts) cu->MemFree(b->pts);
+    if (b->out) cu->MemFree(b->out);
+    if (b->ws) cu->MemFree(b->ws);
+    if (b->hpts) cu->MemFreeHost(b->hpts);
+    if (b->hout) cu->MemFreeHost(b->hout);
+    b->pts = b->out = b->ws = 0;
+    b->hpts = b->hout = NULL;
+    b->cap = 0;
+}
+
 static void free_buffers(cuda_state *s) {
-    const ddx_cu_api *cu = s->cu;
     for (int i = 0; i < MAX_STREAMS; i++) {
-        stream_buf *b = &s->sb[i];
-        if (b->pts) cu->MemFree(b->pts);
-        if (b->out) cu->MemFree(b->out);
-        if (b->ws) cu->MemFree(b->ws);
-        if (b->hpts) cu->MemFreeHost(b->hpts);
-        if (b->hout) cu->MemFreeHost(b->hout);
-        b->pts = b->out = b->ws = 0;
-        b->hpts = b->hout = NULL;
-        b->cap = 0;
-        b->has_work = 0;
+        stream_buf_free(s->cu, &s->sb[i]);
+        s->sb[i].has_work = 0;
     }
 }
 
@@ -152,15 +157,7 @@ static ddx_status ensure_buffer(cuda_state *s, int i, int64_t points, int with_h
     stream_buf *b = &s->sb[i];
     ddx_status st = DDX_OK;
     if (b->cap >= points && (!with_host || b->hpts) && (!with_ws || b->ws)) return DDX_OK;
-    /* grow: drop the old buffers of this stream */
-    if (b->pts) cu->MemFree(b->pts);
-    if (b->out) cu->MemFree(b->out);
-    if (b->ws) cu->MemFree(b->ws);
-    if (b->hpts) cu->MemFreeHost(b->hpts);
-    if (b->hout) cu->MemFreeHost(b->hout);
-    b->pts = b->out = b->ws = 0;
-    b->hpts = b->hout = NULL;
-    b->cap = 0;
+    stream_buf_free(cu, b); /* grow: drop the old buffers of this stream */
     const size_t in_b = (size_t)points * s->d * s->rsz, out_b = (size_t)points * s->K * s->rsz;
     char what[96];
     if (with_host || !with_ws) {
@@ -185,14 +182,7 @@ static ddx_status ensure_buffer(cuda_state *s, int i, int64_t points, int with_h
     b->cap = points;
     return DDX_OK;
 fail:
-    if (b->pts) cu->MemFree(b->pts);
-    if (b->out) cu->MemFree(b->out);
-    if (b->ws) cu->MemFree(b->ws);
-    if (b->hpts) cu->MemFreeHost(b->hpts);
-    if (b->hout) cu->MemFreeHost(b->hout);
-    b->pts = b->out = b->ws = 0;
-    b->hpts = b->hout = NULL;
-    b->cap = 0;
+    stream_buf_free(cu, b);
     return st;
 }
 
@@ -453,31 +443,36 @@ fail:
     return st;
 }
 
-static ddx_status run_host(cuda_state *s, const jet_program *p, const void *points, int64_t n, void *out, char *err,
-                           size_t cap) {
-    const ddx_cu_api *cu = s->cu;
-    ddx_status st = DDX_OK;
-    const int wide = s->strategy == DDX_STRATEGY_CUBLAS;
-    int64_t chunk;
-    int nbuf;
-    /* allocate, halving the chunk while the device is out of memory */
+/* Allocates the stream buffers for chunks of at most n points (two
+ * buffers when max_bufs > 1 and the batch takes several chunks), halving
+ * the chunk while the device is out of memory, down to floor points; the
+ * lowered chunk is kept for the program's later calls. */
+static ddx_status alloc_chunks(cuda_state *s, int64_t n, int max_bufs, int with_host, int with_ws, int64_t floor,
+                               int64_t *chunk, int *nbuf, char *err, size_t cap) {
     for (;;) {
-        nbuf = n > chunk_points(s, n, 1) ? 2 : 1;
-        chunk = chunk_points(s, n, nbuf);
-        st = DDX_OK;
-        for (int i = 0; i < nbuf && st == DDX_OK; i++) st = ensure_buffer(s, i, chunk, 1, wide, err, cap);
-        if (st != DDX_ERR_OUT_OF_MEMORY) break;
-        const int64_t floor = wide ? 128 : s->fp.P;
-        if (chunk <= floor) {
+        *nbuf = max_bufs > 1 && n > chunk_points(s, n, 1) ? 2 : 1;
+        *chunk = chunk_points(s, n, *nbuf);
+        ddx_status st = DDX_OK;
+        for (int i = 0; i < *nbuf && st == DDX_OK; i++) st = ensure_buffer(s, i, *chunk, with_host, with_ws, err, cap);
+        if (st != DDX_ERR_OUT_OF_MEMORY) return st;
+        if (*chunk <= floor) {
             char tmp[256];
             snprintf(tmp, sizeof tmp, "%s", err);
-            snprintf(err, cap, "device out of memory even at a chunk of %lld points: %s", (long long)chunk, tmp);
+            snprintf(err, cap, "device out of memory even at a chunk of %lld points: %s", (long long)*chunk, tmp);
             return st;
         }
         free_buffers(s);
-        s->chunk_limit = chunk / 2;
-        if (s->chunk_limit < floor) s->chunk_limit = floor;
+        s->chunk_limit = *chunk / 2 < floor ? floor : *chunk / 2;
     }
+}
+
+static ddx_status run_host(cuda_state *s, const jet_program *p, const void *points, int64_t n, void *out, char *err,
+                           size_t cap) {
+    const ddx_cu_api *cu = s->cu;
+    const int wide = s->strategy == DDX_STRATEGY_CUBLAS;
+    int64_t chunk;
+    int nbuf;
+    ddx_status st = alloc_chunks(s, n, MAX_STREAMS, 1, wide, wide ? 128 : s->fp.P, &chunk, &nbuf, err, cap);
     if (st) return st;
     const size_t in_row = (size_t)s->d * s->rsz, out_row = (size_t)s->K * s->rsz;
     int64_t i = 0;
@@ -548,19 +543,8 @@ static ddx_status cuda_run_device(void *state, const jet_program *p, const void 
         st = launch_chunk(s, p, b->stream, pts, outp, n, 0, 0, err, cap);
     } else {
         int64_t chunk;
-        for (;;) { /* a workspace only, halving on out of memory */
-            chunk = chunk_points(s, n, 1);
-            st = ensure_buffer(s, 0, chunk, 0, 1, err, cap);
-            if (st != DDX_ERR_OUT_OF_MEMORY) break;
-            if (chunk <= 128) {
-                char tmp[256];
-                snprintf(tmp, sizeof tmp, "%s", err);
-                snprintf(err, cap, "device out of memory even at a chunk of %lld points: %s", (long long)chunk, tmp);
-                goto done;
-            }
-            free_buffers(s);
-            s->chunk_limit = chunk / 2 < 128 ? 128 : chunk / 2;
-        }
+        int nbuf;
+        st = alloc_chunks(s, n, 1, 0, 1, 128, &chunk, &nbuf, err, cap); /* a workspace only */
         if (st) goto done;
         for (int64_t row0 = 0; row0 < n && st == DDX_OK; row0 += chunk) {
             const int64_t np = n - row0 < chunk ? n - row0 : chunk;
@@ -581,52 +565,39 @@ done:
 
 /* ---- describe / offline report ------------------------------------------------------------------ */
 
-static size_t put(char *buf, size_t cap, size_t len, const char *fmt, ...) {
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (w < 0) return len;
-    if (len < cap) snprintf(buf + len, cap - len, "%s", tmp);
-    return len + (size_t)w;
-}
-
 /* The lines describe() and the offline report share. */
-static size_t describe_plan(char *buf, size_t cap, size_t len, int strategy, const char *why,
-                            const cuda_fused_plan *fp, const cuda_wide_plan *wp, const ddx_kernel_binary *bin) {
-    len = put(buf, cap, len, "strategy: %s\n", why);
+static void describe_plan(ddx_sb *sb, int strategy, const char *why, const cuda_fused_plan *fp,
+                          const cuda_wide_plan *wp, const ddx_kernel_binary *bin) {
+    ddx_sbf(sb, "strategy: %s\n", why);
     if (strategy == DDX_STRATEGY_FUSED) {
-        len = put(buf, cap, len,
+        ddx_sbf(sb,
                   "fused kernel: %d threads per block, %d points per block, %zu bytes of shared memory per block "
                   "(%lld jet rows), %d dense layers (%d with the activation as GEMM epilogue, %d in place)\n",
                   fp->NT, fp->P, fp->smem_bytes, (long long)fp->ws_rows, fp->n_layers, fp->n_fused, fp->n_inplace);
     } else {
-        len = put(buf, cap, len,
+        ddx_sbf(sb,
                   "wide path: %d cuBLAS GEMM layers, %d segment kernels of %d threads per block (one point each), "
                   "%lld jet rows per point in device memory\n",
                   wp->n_gemms, wp->n_segs, CUDA_WIDE_THREADS, (long long)wp->ws_rows);
     }
-    len = put(buf, cap, len, "registers %d, spill stores %d bytes, spill loads %d bytes, stack %d bytes (%d kernel%s)\n",
+    ddx_sbf(sb, "registers %d, spill stores %d bytes, spill loads %d bytes, stack %d bytes (%d kernel%s)\n",
               bin->regs, bin->spill_stores, bin->spill_loads, bin->stack_bytes, bin->n_kernels,
               bin->n_kernels == 1 ? "" : "s");
-    return len;
 }
 
 static const char *cache_word(int c) { return c == 0 ? "compiled" : c == 1 ? "memory cache" : "disk cache"; }
 
 static size_t cuda_describe(void *state, char *buf, size_t cap) {
     cuda_state *s = state;
-    size_t len = 0;
-    if (buf && cap) buf[0] = 0;
-    len = put(buf, cap, len, "device cuda: %s (compute capability %d.%d, %d SMs), kernel built for %s\n", s->cu->name,
+    ddx_sb b = ddx_sb_fixed(buf, cap), *sb = &b;
+    ddx_sbf(sb, "device cuda: %s (compute capability %d.%d, %d SMs), kernel built for %s\n", s->cu->name,
               s->cu->cc_major, s->cu->cc_minor, s->cu->sm_count, s->arch);
-    len = describe_plan(buf, cap, len, s->strategy, s->why, &s->fp, &s->wp, &s->bin);
+    describe_plan(sb, s->strategy, s->why, &s->fp, &s->wp, &s->bin);
     char ver[32];
     ddx_nvrtc_version_string(ver, sizeof ver);
-    len = put(buf, cap, len, "NVRTC %s: %s (%.0f ms), generated source %zu bytes\n", ver, cache_word(s->bin.cache),
+    ddx_sbf(sb, "NVRTC %s: %s (%.0f ms), generated source %zu bytes\n", ver, cache_word(s->bin.cache),
               s->bin.compile_ms, s->src_bytes);
-    return len;
+    return b.n;
 }
 
 static ddx_status cuda_offline_report(const jet_program *p, const ddx_compile_options *opt, const char *arch,
@@ -651,13 +622,12 @@ static ddx_status cuda_offline_report(const jet_program *p, const ddx_compile_op
     if (st == DDX_OK) st = ddx_nvrtc_build(src, arch, &bin, err, errcap);
     if (st == DDX_OK) {
         char ver[32];
-        size_t len = 0;
+        ddx_sb b = ddx_sb_fixed(buf, cap), *sb = &b;
         ddx_nvrtc_version_string(ver, sizeof ver);
-        buf[0] = 0;
-        len = put(buf, cap, len, "cuda offline report for %s (NVRTC %s), precision %s\n", arch, ver,
+        ddx_sbf(sb, "cuda offline report for %s (NVRTC %s), precision %s\n", arch, ver,
                   opt->precision == DDX_F64 ? "f64" : "f32");
-        len = describe_plan(buf, cap, len, strategy, why, &fp, &wp, &bin);
-        len = put(buf, cap, len, "generated source %zu bytes, %s %zu bytes, NVRTC %s (%.0f ms)\n", strlen(src),
+        describe_plan(sb, strategy, why, &fp, &wp, &bin);
+        ddx_sbf(sb, "generated source %zu bytes, %s %zu bytes, NVRTC %s (%.0f ms)\n", strlen(src),
                   bin.is_ptx ? "PTX" : "CUBIN", bin.size, cache_word(bin.cache), bin.compile_ms);
     }
     free(src);

@@ -13,52 +13,15 @@
 #include <string.h>
 
 #include "host/compiler/liveness.h"
+#include "host/runtime/strbuf.h"
 #include "kernels/ddx_jet_rules.h"
 #include "host/cuda/cuda_emit.h"
 
 /* ---- string builder --------------------------------------------------------- */
-typedef struct sb {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sb;
-
-static void sbf(sb *b, const char *fmt, ...) {
-    if (b->oom) return;
-    va_list ap;
-    for (;;) {
-        size_t room = b->cap - b->n;
-        va_start(ap, fmt);
-        int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && (size_t)w < room) {
-            b->n += (size_t)w;
-            return;
-        }
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->n + (size_t)w + 1) nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-}
-
-static char *sb_finish(sb *b) {
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    if (!b->s) sbf(b, "%s", "");
-    return b->s;
-}
+/* the library's one string builder (host/runtime/strbuf.h), short names */
+typedef ddx_sb sb;
+#define sbf ddx_sbf
+#define sb_finish ddx_sb_finish
 
 /* A double as a C++ literal that round-trips exactly, cast to real. */
 static void lit(char *buf, size_t cap, double v) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host/runtime/backend.h"
+#include "host/runtime/strbuf.h"
 #include "host/graph/graph.h"
 #include "host/compiler/jet_program.h"
 
@@ -222,50 +223,37 @@ int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int c
     return s->n;
 }
 
-/* Appends to buf without overflowing; tracks the full length. */
-static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[1024];
-    int w = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (w < 0) return;
-    if (*len < cap) snprintf(buf + *len, cap - *len, "%s", tmp);
-    *len += (size_t)w;
-}
-
 size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
-    size_t len = 0;
-    if (buf && cap) buf[0] = 0;
+    ddx_sb sb = ddx_sb_fixed(buf, cap);
     if (!p) return 0;
     const jet_program *jp = p->jp;
     const char *names[DDX_MAX_INPUTS];
     for (int i = 0; i < jp->d; i++) names[i] = jp->input_names[i];
-    put(buf, cap, &len, "inputs: %d (", jp->d);
-    for (int i = 0; i < jp->d; i++) put(buf, cap, &len, "%s%s", i ? "," : "", names[i]);
-    put(buf, cap, &len, "), output columns: %d, precision: %s\n", jp->n_outputs,
+    ddx_sbf(&sb, "inputs: %d (", jp->d);
+    for (int i = 0; i < jp->d; i++) ddx_sbf(&sb, "%s%s", i ? "," : "", names[i]);
+    ddx_sbf(&sb, "), output columns: %d, precision: %s\n", jp->n_outputs,
         p->opt.precision == DDX_F32 ? "f32" : "f64");
-    put(buf, cap, &len, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
-    put(buf, cap, &len, "useful FLOPs per point: %.0f\n", jp->flops);
-    put(buf, cap, &len, "instructions: %d, tile workspace: %lld rows per point\n", jp->n_instr,
+    ddx_sbf(&sb, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
+    ddx_sbf(&sb, "useful FLOPs per point: %.0f\n", jp->flops);
+    ddx_sbf(&sb, "instructions: %d, tile workspace: %lld rows per point\n", jp->n_instr,
         (long long)jp->workspace);
     for (int i = 0; i < jp->n_instr; i++) {
         const jet_instr *in = &jp->instr[i];
         if (i > 0 && jp->instr[i - 1].dst == in->dst) continue; /* concat parts */
         const jet_value *v = &jp->values[in->dst];
         const mi_set *s = &jp->sets[in->dst];
-        put(buf, cap, &len, "  node %3d %-9s width %-4d channels %-3d {", v->node, v->label, v->width, v->nch);
+        ddx_sbf(&sb, "  node %3d %-9s width %-4d channels %-3d {", v->node, v->label, v->width, v->nch);
         for (int c = 0; c < s->n; c++) {
             char m[64];
             mi_format(&s->v[c], jp->d, names, m, sizeof m);
-            put(buf, cap, &len, "%s%s", c ? "," : "", m);
+            ddx_sbf(&sb, "%s%s", c ? "," : "", m);
         }
-        put(buf, cap, &len, "}\n");
+        ddx_sbf(&sb, "}\n");
     }
     if (p->be && p->be->describe) {
         char tmp[2048];
         p->be->describe(p->state, tmp, sizeof tmp);
-        put(buf, cap, &len, "%s", tmp);
+        ddx_sbf(&sb, "%s", tmp);
     }
-    return len;
+    return sb.n;
 }
