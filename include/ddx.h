@@ -55,7 +55,18 @@ typedef enum ddx_status {
 
 typedef enum ddx_precision { DDX_F32 = 0, DDX_F64 = 1 } ddx_precision;
 typedef enum ddx_device { DDX_DEVICE_AUTO = 0, DDX_DEVICE_CPU = 1, DDX_DEVICE_CUDA = 2 } ddx_device;
-typedef enum ddx_strategy { DDX_STRATEGY_AUTO = 0, DDX_STRATEGY_FUSED = 1, DDX_STRATEGY_CUBLAS = 2 } ddx_strategy;
+/* How the CUDA backend runs a program (the CPU ignores it): one fused
+ * kernel, or cuBLAS per layer plus generated elementwise kernels. */
+typedef enum ddx_cuda_strategy {
+    DDX_CUDA_STRATEGY_AUTO = 0,
+    DDX_CUDA_STRATEGY_FUSED = 1,
+    DDX_CUDA_STRATEGY_CUBLAS = 2
+} ddx_cuda_strategy;
+/* the names before 0.1 (same values) */
+typedef ddx_cuda_strategy ddx_strategy;
+#define DDX_STRATEGY_AUTO DDX_CUDA_STRATEGY_AUTO
+#define DDX_STRATEGY_FUSED DDX_CUDA_STRATEGY_FUSED
+#define DDX_STRATEGY_CUBLAS DDX_CUDA_STRATEGY_CUBLAS
 
 /* DDX_NEG, DDX_EXP, DDX_LOG, DDX_SQRT, DDX_SIN, DDX_COS, DDX_TANH,
  * DDX_SIGMOID, DDX_SOFTPLUS, DDX_SILU, DDX_GELU (x Phi(x), exact erf form):
@@ -80,6 +91,9 @@ DDX_API void ddx_graph_free(ddx_graph *g);
 DDX_API ddx_status ddx_graph_status(const ddx_graph *g);
 DDX_API const char *ddx_graph_error(const ddx_graph *g);
 DDX_API void ddx_graph_clear_error(ddx_graph *g);
+/* Replaces the graph's error with status s (not DDX_OK) and msg: for
+ * importers built on this API that add context to a builder's message. */
+DDX_API void ddx_graph_set_error(ddx_graph *g, ddx_status s, const char *msg);
 
 /* Inputs are scalars; their creation order is the column order of points. */
 DDX_API ddx_node ddx_input(ddx_graph *g, const char *name);
@@ -136,6 +150,31 @@ DDX_API ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
  * n_inputs = 0 means all inputs. */
 DDX_API ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs);
 
+/* ---- graph inspection (importers, tools) ------------------------------- */
+typedef enum ddx_node_kind {
+    DDX_NODE_INPUT, DDX_NODE_CONST, DDX_NODE_ADD, DDX_NODE_SUB, DDX_NODE_MUL, DDX_NODE_UNARY,
+    DDX_NODE_POWI, DDX_NODE_POW, DDX_NODE_DENSE, DDX_NODE_COMPONENT, DDX_NODE_CONCAT, DDX_NODE_GRAD,
+    DDX_NODE_LAPLACE, /* sum_i d^2 a / dx_i^2 (b: the same sum spelled with grad nodes) */
+    DDX_NODE_OTHER    /* a kind newer than this list */
+} ddx_node_kind;
+typedef struct ddx_node_info {
+    ddx_node_kind kind;
+    int width;
+    ddx_node a, b;          /* operands (DDX_NO_NODE when unused); operands have smaller ids */
+    ddx_unary_op uop;       /* UNARY */
+    int ival;               /* POWI exponent, COMPONENT index, GRAD/INPUT input index */
+    double dval;            /* CONST value, POW exponent */
+    const ddx_node *args;   /* CONCAT: n_args operands */
+    int n_args;
+    int order;              /* grad nesting depth at and below the node */
+    int dense_out, dense_in;
+    const double *W, *bias; /* DENSE: the weights (out x in, row-major) and bias, as stored */
+} ddx_node_info;
+/* Nodes so far: ids 0 .. n-1, in topological order. */
+DDX_API int ddx_graph_num_nodes(const ddx_graph *g);
+/* What node n is; the pointers stay valid while the graph lives. */
+DDX_API ddx_status ddx_node_get_info(const ddx_graph *g, ddx_node n, ddx_node_info *info);
+
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
 /* (section owned by the ONNX importer; see docs/ONNX.md) */
 /* Builds the network of an ONNX model (a serialized ModelProto: data,
@@ -160,9 +199,13 @@ DDX_API ddx_status ddx_graph_from_onnx_file(ddx_graph *g, const char *path, cons
 typedef struct ddx_compile_options {
     ddx_device device;       /* AUTO: CUDA if present, else CPU */
     ddx_precision precision; /* of points, outputs and arithmetic */
-    ddx_strategy strategy;   /* CUDA only */
+    ddx_cuda_strategy strategy; /* CUDA only */
     int tile_points;         /* CPU tile size; 0 = default */
     int num_threads;         /* CPU threads; 0 = all cores */
+    /* CUDA tuning knobs, 0 = automatic (tuning experiments and tests): */
+    int cuda_chunk_points;   /* most points per streamed chunk of host data */
+    int cuda_max_threads;    /* cap on the fused kernel's threads per block, 32..256 */
+    int cuda_tile_points;    /* the fused kernel's points per block: a power of two, 4..128 */
 } ddx_compile_options;
 
 DDX_API void ddx_compile_options_default(ddx_compile_options *o);
@@ -184,6 +227,12 @@ DDX_API ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t 
 /* Same, with points and out already in device memory (CUDA programs only;
  * DDX_ERR_UNSUPPORTED on the CPU). */
 DDX_API ddx_status ddx_program_eval_device(ddx_program *p, const void *d_points, int64_t n, void *d_out);
+
+/* Whether a device can run programs now: 1, or 0 and a one-line reason in
+ * why (may be NULL). DDX_DEVICE_AUTO compiles for the first available of
+ * CUDA, CPU: the one AUTO policy (the `ddx` command asks this to say why
+ * AUTO did not take the GPU). */
+DDX_API int ddx_device_available(ddx_device device, char *why, size_t cap);
 
 /* Lowers outputs and compiles the CUDA kernel for `arch` (e.g. "sm_90")
  * with NVRTC — no GPU needed — and writes a report: strategy, registers,

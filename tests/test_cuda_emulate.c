@@ -33,8 +33,8 @@ typedef struct variant {
     int order[64];
     double *ref;             /* CPU f64 result, n x K */
     char note[256];
-    const char *max_threads; /* DDX_CUDA_MAX_THREADS while planning, or NULL */
-    const char *tile_points; /* DDX_CUDA_TILE_POINTS while planning, or NULL */
+    const char *max_threads; /* ddx_compile_options.cuda_max_threads for the plan, or NULL */
+    const char *tile_points; /* ddx_compile_options.cuda_tile_points for the plan, or NULL */
 } variant;
 
 static const char *src_dir(void) {
@@ -164,8 +164,6 @@ static void prepare(variant *v, const char *root) {
     snprintf(v->dir, sizeof v->dir, "%s/%s_%s_%s%s%s%s%s", root, cuda_case_names[v->which],
              v->prec == DDX_F64 ? "f64" : "f32", v->wide ? "wide" : "fused", v->max_threads ? "_nt" : "",
              v->max_threads ? v->max_threads : "", v->tile_points ? "_p" : "", v->tile_points ? v->tile_points : "");
-    if (v->max_threads) setenv("DDX_CUDA_MAX_THREADS", v->max_threads, 1);
-    if (v->tile_points) setenv("DDX_CUDA_TILE_POINTS", v->tile_points, 1);
     double *pts = malloc(sizeof(double) * (size_t)(v->n * c.d));
     cuda_case_points(&c, v->which, v->n, pts, 99 + (uint64_t)v->which);
     if (v->n > 5) pts[5 * c.d] = NAN; /* must stay in row 5 */
@@ -180,10 +178,9 @@ static void prepare(variant *v, const char *root) {
     cuda_params prm = {0};
     ddx_status st;
     if (!v->wide) {
-        st = cuda_fused_plan_build(jp, v->prec, cuda_arch_smem_limit("sm_90"), &fp, err, sizeof err);
+        st = cuda_fused_plan_build(jp, v->prec, cuda_arch_smem_limit("sm_90"), v->max_threads ? atoi(v->max_threads) : 0,
+                                   v->tile_points ? atoi(v->tile_points) : 0, &fp, err, sizeof err);
         if (st == DDX_ERR_UNSUPPORTED) {
-            unsetenv("DDX_CUDA_MAX_THREADS");
-            unsetenv("DDX_CUDA_TILE_POINTS");
             snprintf(v->note, sizeof v->note, "fused plan does not fit: %.200s", err);
             jet_program_free(jp);
             free(pts);
@@ -195,8 +192,6 @@ static void prepare(variant *v, const char *root) {
         st = cuda_wide_plan_build(jp, v->prec, &wp, err, sizeof err);
         if (st) fail_msg("%s: wide plan: %s", v->dir, err);
     }
-    unsetenv("DDX_CUDA_MAX_THREADS");
-    unsetenv("DDX_CUDA_TILE_POINTS");
     if (cuda_params_pack(jp, v->prec, !v->wide, &prm, err, sizeof err)) fail_msg("params: %s", err);
     char *src = v->wide ? cuda_emit_wide(jp, &wp, &prm) : cuda_emit_fused(jp, &fp, &prm);
     assert_non_null(src);

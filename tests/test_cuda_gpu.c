@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "test_util.h"
+#include "host/runtime/test_hooks.h"
 #include "cuda_test_programs.h"
 #include "host/runtime/backend.h"
 #include "host/cuda/cuda_driver.h"
@@ -77,9 +78,13 @@ static void compare(const char *what, const cuda_case *c, ddx_precision prec, in
     }
 }
 
+/* ddx_compile_options.cuda_chunk_points of the next compile_cuda (0: default) */
+static int g_chunk;
+
 static ddx_program *compile_cuda(cuda_case *c, ddx_precision prec, ddx_strategy strat) {
     ddx_compile_options o;
     ddx_compile_options_default(&o);
+    o.cuda_chunk_points = g_chunk;
     o.device = DDX_DEVICE_CUDA;
     o.precision = prec;
     o.strategy = strat;
@@ -192,14 +197,14 @@ static void test_extra_programs(void **state) {
  * chunk partial (and for cuBLAS, per-channel GEMMs on it). */
 static void test_streaming(void **state) {
     (void)state;
-    setenv("DDX_CUDA_CHUNK", "65536", 1);
+    g_chunk = 65536;
     static const int64_t big[] = {1000003};
     check_case(CASE_W1, DDX_F32, DDX_STRATEGY_AUTO, big, 1);
-    setenv("DDX_CUDA_CHUNK", "1024", 1);
+    g_chunk = 1024;
     static const int64_t mid[] = {5003};
     check_case(CASE_W3, DDX_F32, DDX_STRATEGY_AUTO, mid, 1);
     check_case(CASE_W2, DDX_F64, DDX_STRATEGY_CUBLAS, mid, 1);
-    unsetenv("DDX_CUDA_CHUNK");
+    g_chunk = 0;
 }
 
 /* Device allocations over a limit fail as out of memory: the chunk halves
@@ -215,14 +220,14 @@ static void test_out_of_memory(void **state) {
     cuda_case_points(&c, CASE_W1, n, pts, 5);
     for (int64_t i = 0; i < n * 2; i++) pts[i] = (double)(float)pts[i];
     eval_graph(c.g, c.outs, c.nouts, DDX_F64, pts, n, want);
-    setenv("DDX_CUDA_OOM_ABOVE", "20000000", 1); /* 2^20 x 7 outputs x 4 bytes = 29 MB: too big */
+    ddx_test_hooks.cuda_oom_above = 20000000; /* 2^20 x 7 outputs x 4 bytes = 29 MB: too big */
     assert_int_equal(eval_program(p, DDX_F32, pts, n, got), DDX_OK);
     compare("W1 f32 after halving", &c, DDX_F32, n, got, want);
-    unsetenv("DDX_CUDA_OOM_ABOVE");
+    ddx_test_hooks.cuda_oom_above = 0;
     ddx_program *q = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO); /* a fresh program: no buffers yet */
-    setenv("DDX_CUDA_OOM_ABOVE", "100", 1);
+    ddx_test_hooks.cuda_oom_above = 100;
     ddx_status st = eval_program(q, DDX_F32, pts, 1000, got);
-    unsetenv("DDX_CUDA_OOM_ABOVE");
+    ddx_test_hooks.cuda_oom_above = 0;
     assert_int_equal(st, DDX_ERR_OUT_OF_MEMORY);
     printf("  out of memory reads: %s\n", ddx_program_error(q));
     assert_non_null(strstr(ddx_program_error(q), "cuMemAlloc"));

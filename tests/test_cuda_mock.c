@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "host/runtime/test_hooks.h"
 #include "cuda_test_programs.h"
 #include "host/runtime/backend.h"
 #include "host/cuda/cuda_driver.h"
@@ -55,9 +56,13 @@ static void mock_geometry(cuda_case *c, ddx_precision prec) {
     jet_program_free(jp);
 }
 
+/* ddx_compile_options.cuda_chunk_points of the next compile_cuda (0: default) */
+static int g_chunk;
+
 static ddx_program *compile_cuda(cuda_case *c, ddx_precision prec, ddx_strategy strat) {
     ddx_compile_options o;
     ddx_compile_options_default(&o);
+    o.cuda_chunk_points = g_chunk;
     o.device = DDX_DEVICE_CUDA;
     o.precision = prec;
     o.strategy = strat;
@@ -101,9 +106,9 @@ static void check_program(int which, ddx_precision prec, ddx_strategy strat, con
     cuda_case_build(which, &c);
     mock_geometry(&c, prec);
     if (chunk)
-        setenv("DDX_CUDA_CHUNK", chunk, 1);
+        g_chunk = atoi(chunk);
     else
-        unsetenv("DDX_CUDA_CHUNK");
+        g_chunk = 0;
     ddx_program *p = compile_cuda(&c, prec, strat);
     static const int64_t sizes[] = {1, 31, 1000, 100003};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) run_and_check(p, &c, prec, sizes[s], 1);
@@ -111,7 +116,7 @@ static void check_program(int which, ddx_precision prec, ddx_strategy strat, con
     run_and_check(p, &c, prec, 4097, 1);
     ddx_program_free(p);
     ddx_graph_free(c.g);
-    unsetenv("DDX_CUDA_CHUNK");
+    g_chunk = 0;
 }
 
 static void test_available(void **state) {
@@ -168,12 +173,12 @@ static void test_out_of_memory(void **state) {
     mock_geometry(&c, DDX_F32);
     ddx_program *p = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO);
     /* 2^20 points x 7 outputs x 4 bytes = 29 MB per output buffer: halves to fit */
-    setenv("DDX_CUDA_OOM_ABOVE", "20000000", 1);
+    ddx_test_hooks.cuda_oom_above = 20000000;
     run_and_check(p, &c, DDX_F32, (1 << 20) + 77, 1);
     ddx_program *q = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO);
-    setenv("DDX_CUDA_OOM_ABOVE", "100", 1);
+    ddx_test_hooks.cuda_oom_above = 100;
     ddx_status st = run_and_check(q, &c, DDX_F32, 1000, 0);
-    unsetenv("DDX_CUDA_OOM_ABOVE");
+    ddx_test_hooks.cuda_oom_above = 0;
     assert_int_equal(st, DDX_ERR_OUT_OF_MEMORY);
     printf("out of memory: %s\n", ddx_program_error(q));
     assert_non_null(strstr(ddx_program_error(q), "device out of memory even at a chunk of 32 points"));
@@ -195,7 +200,7 @@ static void test_device_entry(void **state) {
         cuda_case c;
         cuda_case_build(cases[w], &c);
         mock_geometry(&c, DDX_F32);
-        setenv("DDX_CUDA_CHUNK", "1000", 1);
+        g_chunk = 1000;
         ddx_program *p = compile_cuda(&c, DDX_F32, DDX_STRATEGY_AUTO);
         const int64_t n = 4321;
         CUdeviceptr dp, dout;
@@ -215,7 +220,7 @@ static void test_device_entry(void **state) {
         assert_int_equal(mock_ctx_depth(), 0);
         ddx_program_free(p);
         ddx_graph_free(c.g);
-        unsetenv("DDX_CUDA_CHUNK");
+        g_chunk = 0;
     }
 }
 

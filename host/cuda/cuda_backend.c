@@ -21,6 +21,7 @@
 #include "host/cuda/cuda_driver.h"
 #include "host/cuda/cuda_emit.h"
 #include "host/runtime/strbuf.h"
+#include "host/runtime/test_hooks.h"
 
 #define MAX_STREAMS 2
 #define DEFAULT_CHUNK ((int64_t)1 << 20) /* points per chunk when streaming host data */
@@ -58,6 +59,7 @@ typedef struct cuda_state {
     stream_buf sb[MAX_STREAMS];
     int nstreams;         /* streams created */
     int64_t chunk_limit;  /* lowered after an out-of-memory */
+    int64_t chunk_cap;    /* ddx_compile_options.cuda_chunk_points (0: default) */
     pthread_mutex_t lock;
 } cuda_state;
 
@@ -72,7 +74,8 @@ static ddx_status choose_strategy(const jet_program *p, const ddx_compile_option
     ddx_status st;
     if (opt->strategy == DDX_STRATEGY_FUSED ||
         (opt->strategy == DDX_STRATEGY_AUTO && maxw <= CUDA_FUSED_MAX_WIDTH)) {
-        st = cuda_fused_plan_build(p, opt->precision, smem_limit, fp, reason, sizeof reason);
+        st = cuda_fused_plan_build(p, opt->precision, smem_limit, opt->cuda_max_threads, opt->cuda_tile_points, fp,
+                                   reason, sizeof reason);
         if (st == DDX_OK) {
             *strategy = DDX_STRATEGY_FUSED;
             if (opt->strategy == DDX_STRATEGY_FUSED)
@@ -141,11 +144,11 @@ static void free_buffers(cuda_state *s) {
     }
 }
 
-/* Test hook: DDX_CUDA_OOM_ABOVE=bytes makes larger device allocations
- * fail as out of memory, to exercise the chunk halving without a full GPU. */
+/* Test hook (runtime/test_hooks.h): larger device allocations fail as out
+ * of memory, to exercise the chunk halving without a full GPU. */
 static CUresult dev_alloc(const ddx_cu_api *cu, CUdeviceptr *p, size_t bytes) {
-    const char *lim = getenv("DDX_CUDA_OOM_ABOVE");
-    if (lim && *lim && bytes > (size_t)strtoull(lim, NULL, 10)) return CUDA_ERROR_OUT_OF_MEMORY;
+    size_t lim = ddx_test_hooks.cuda_oom_above;
+    if (lim && bytes > lim) return CUDA_ERROR_OUT_OF_MEMORY;
     return cu->MemAlloc(p, bytes ? bytes : 16);
 }
 
@@ -186,12 +189,10 @@ fail:
     return st;
 }
 
-/* Points per chunk: the caller's cap (DDX_CUDA_CHUNK), the OOM-lowered
+/* Points per chunk: the caller's cap (cuda_chunk_points), the OOM-lowered
  * limit, and for the wide path what a share of free memory holds. */
 static int64_t chunk_points(cuda_state *s, int64_t n, int nstreams) {
-    int64_t c = DEFAULT_CHUNK;
-    const char *env = getenv("DDX_CUDA_CHUNK");
-    if (env && *env && atoll(env) > 0) c = atoll(env);
+    int64_t c = s->chunk_cap > 0 ? s->chunk_cap : DEFAULT_CHUNK;
     if (s->chunk_limit > 0 && c > s->chunk_limit) c = s->chunk_limit;
     if (s->strategy == DDX_STRATEGY_CUBLAS) {
         size_t fr = 0, tot = 0;
@@ -341,6 +342,7 @@ static ddx_status cuda_prepare(const jet_program *p, const ddx_compile_options *
     pthread_mutex_init(&s->lock, NULL);
     s->cu = cu;
     s->prec = opt->precision;
+    s->chunk_cap = opt->cuda_chunk_points;
     s->rsz = opt->precision == DDX_F64 ? sizeof(double) : sizeof(float);
     s->d = p->d;
     s->K = p->n_outputs;

@@ -237,7 +237,8 @@ static void choose_tile(const jet_program *p, const jet_instr *in, ddx_precision
     t->inplace = 0;
 }
 
-static ddx_status fused_plan_for_P(const jet_program *p, ddx_precision prec, int P, cuda_fused_plan *pl) {
+static ddx_status fused_plan_for_P(const jet_program *p, ddx_precision prec, int P, int max_threads,
+                                   cuda_fused_plan *pl) {
     pl->prec = prec;
     pl->P = P;
     pl->n_instr = p->n_instr;
@@ -273,11 +274,10 @@ static ddx_status fused_plan_for_P(const jet_program *p, ddx_precision prec, int
     free(readers);
     int nt = max_tasks > P ? max_tasks : P;
     nt = (int)round_up((size_t)nt, 32);
-    /* wider layers take several passes; DDX_CUDA_MAX_THREADS lowers the cap
+    /* wider layers take several passes; max_threads lowers the cap
      * (tuning experiments, and tests of the multi-pass path) */
     int cap = 256;
-    const char *env = getenv("DDX_CUDA_MAX_THREADS");
-    if (env && atoi(env) >= 32 && atoi(env) < cap) cap = atoi(env) / 32 * 32;
+    if (max_threads >= 32 && max_threads < cap) cap = max_threads / 32 * 32;
     if (cap < P) cap = (int)round_up((size_t)P, 32);
     if (nt > cap) nt = cap;
     pl->NT = nt;
@@ -291,8 +291,8 @@ static ddx_status fused_plan_for_P(const jet_program *p, ddx_precision prec, int
     return DDX_OK;
 }
 
-ddx_status cuda_fused_plan_build(const jet_program *p, ddx_precision prec, size_t smem_limit, cuda_fused_plan *plan,
-                                 char *why, size_t cap) {
+ddx_status cuda_fused_plan_build(const jet_program *p, ddx_precision prec, size_t smem_limit, int max_threads,
+                                 int tile_points, cuda_fused_plan *plan, char *why, size_t cap) {
     memset(plan, 0, sizeof *plan);
     if (check_maps(p, why, cap)) return DDX_ERR_INTERNAL;
     /* Prefer the largest tile that leaves room for two blocks per SM on the
@@ -302,22 +302,18 @@ ddx_status cuda_fused_plan_build(const jet_program *p, ddx_precision prec, size_
     static const int without_dense[] = {128, 64, 32, 16, 8, 4};
     const int *cand = p->n_dense ? with_dense : without_dense;
     int nc = p->n_dense ? 4 : 6;
-    /* DDX_CUDA_TILE_POINTS forces the tile (a power of two, 4..128) */
+    /* tile_points forces the tile (a power of two, 4..128) */
     int forced[1];
-    const char *env = getenv("DDX_CUDA_TILE_POINTS");
-    if (env && *env) {
-        int v = atoi(env);
-        if (v >= 4 && v <= 128 && (v & (v - 1)) == 0) {
-            forced[0] = v;
-            cand = forced;
-            nc = 1;
-        }
+    if (tile_points >= 4 && tile_points <= 128 && (tile_points & (tile_points - 1)) == 0) {
+        forced[0] = tile_points;
+        cand = forced;
+        nc = 1;
     }
     cuda_fused_plan best = {0};
     int have = 0;
     for (int i = 0; i < nc; i++) {
         cuda_fused_plan pl = {0};
-        ddx_status st = fused_plan_for_P(p, prec, cand[i], &pl);
+        ddx_status st = fused_plan_for_P(p, prec, cand[i], max_threads, &pl);
         if (st) {
             cuda_fused_plan_free(&pl);
             cuda_fused_plan_free(&best);

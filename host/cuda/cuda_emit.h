@@ -70,10 +70,12 @@ int cuda_max_width(const jet_program *p);
 /* Largest dynamic shared memory per block for "sm_XY" / "compute_XY"
  * (the device's own limit is used when running). */
 size_t cuda_arch_smem_limit(const char *arch);
-/* Plans the fused kernel within smem_limit bytes per block. Returns
+/* Plans the fused kernel within smem_limit bytes per block. max_threads
+ * (0 = 256) caps the threads per block; tile_points (0 = automatic) forces
+ * the points per block (ddx_compile_options' cuda_ knobs). Returns
  * DDX_ERR_UNSUPPORTED with a reason when the tile does not fit. */
-ddx_status cuda_fused_plan_build(const jet_program *p, ddx_precision prec, size_t smem_limit, cuda_fused_plan *plan,
-                                 char *why, size_t cap);
+ddx_status cuda_fused_plan_build(const jet_program *p, ddx_precision prec, size_t smem_limit, int max_threads,
+                                 int tile_points, cuda_fused_plan *plan, char *why, size_t cap);
 void cuda_fused_plan_free(cuda_fused_plan *plan);
 /* The kernel `ddx_fused(const real *pts, real *out, long long n, const
  * real *prm)`; grid ceil(n / P) blocks of NT threads, smem_bytes of

@@ -46,6 +46,11 @@ void ddx_graph_clear_error(ddx_graph *g) {
     g->status = DDX_OK;
     g->error[0] = 0;
 }
+void ddx_graph_set_error(ddx_graph *g, ddx_status s, const char *msg) {
+    if (!g || s == DDX_OK) return;
+    g->status = s;
+    snprintf(g->error, sizeof g->error, "%s", msg ? msg : "");
+}
 
 static int valid(const ddx_graph *g, ddx_node n) { return n >= 0 && n < g->n_nodes; }
 
@@ -495,4 +500,51 @@ int ddx_graph_const_value(const ddx_graph *g, ddx_node n, double *v) {
     if (!g || !valid(g, n) || g->nodes[n].op != OP_CONST) return 0;
     *v = g->nodes[n].dval;
     return 1;
+}
+
+/* ---- inspection (public: importers and tools read the graph through it) ---- */
+
+int ddx_graph_num_nodes(const ddx_graph *g) { return g ? g->n_nodes : 0; }
+
+static ddx_node_kind node_kind(ddx_opcode op) {
+    switch (op) {
+    case OP_INPUT: return DDX_NODE_INPUT;
+    case OP_CONST: return DDX_NODE_CONST;
+    case OP_ADD: return DDX_NODE_ADD;
+    case OP_SUB: return DDX_NODE_SUB;
+    case OP_MUL: return DDX_NODE_MUL;
+    case OP_UNARY: return DDX_NODE_UNARY;
+    case OP_POWI: return DDX_NODE_POWI;
+    case OP_POW: return DDX_NODE_POW;
+    case OP_DENSE: return DDX_NODE_DENSE;
+    case OP_COMPONENT: return DDX_NODE_COMPONENT;
+    case OP_CONCAT: return DDX_NODE_CONCAT;
+    case OP_GRAD: return DDX_NODE_GRAD;
+    case OP_LAPLACE: return DDX_NODE_LAPLACE;
+    default: return DDX_NODE_OTHER;
+    }
+}
+
+ddx_status ddx_node_get_info(const ddx_graph *g, ddx_node n, ddx_node_info *info) {
+    if (!g || !info || !valid(g, n)) return DDX_ERR_INVALID_ARG;
+    const ddx_gnode *x = &g->nodes[n];
+    memset(info, 0, sizeof *info);
+    info->kind = node_kind(x->op);
+    info->width = x->width;
+    info->a = x->a;
+    info->b = x->b;
+    info->uop = x->uop;
+    info->ival = x->ival;
+    info->dval = x->dval;
+    info->args = x->args;
+    info->n_args = x->n_args;
+    info->order = x->order;
+    if (x->op == OP_DENSE) {
+        const ddx_dense_weights *w = &g->dense[x->dense];
+        info->dense_out = w->out;
+        info->dense_in = w->in;
+        info->W = w->W;
+        info->bias = w->b;
+    }
+    return DDX_OK;
 }

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/graph/graph.h"
 #include "kernels/ddx_jet_rules.h"
 #include "host/import/onnx_pb.h"
 
@@ -242,8 +241,9 @@ static int64_t dyn_width(const oval *v) { return prod(v->dims + 1, v->rank - 1);
 
 /* The component of a node, seeing through concat (inputs, picked columns). */
 static ddx_node comp(ictx *c, ddx_node v, int64_t i) {
-    const ddx_gnode *x = &c->g->nodes[v];
-    if (x->op == OP_CONCAT && i >= 0 && i < x->n_args) return x->args[i];
+    ddx_node_info x;
+    if (ddx_node_get_info(c->g, v, &x) == DDX_OK && x.kind == DDX_NODE_CONCAT && i >= 0 && i < x.n_args)
+        return x.args[i];
     ddx_node r = ddx_component(c->g, v, (int)i);
     return gok(c, r) ? DDX_NO_NODE : r;
 }
@@ -642,8 +642,8 @@ static int ew_shape(ictx *c, const oval *a, const oval *b, int64_t *od, int *ora
 }
 
 static int is_sigmoid_of(ictx *c, ddx_node s, ddx_node x) {
-    const ddx_gnode *n = &c->g->nodes[s];
-    return n->op == OP_UNARY && n->uop == DDX_SIGMOID && n->a == x;
+    ddx_node_info n;
+    return ddx_node_get_info(c->g, s, &n) == DDX_OK && n.kind == DDX_NODE_UNARY && n.uop == DDX_SIGMOID && n.a == x;
 }
 
 /* Add/Sub of a constant bias to a dense layer built here joins the layer
@@ -654,23 +654,22 @@ static int try_join_bias(ictx *c, ew_op op, const oval *a, const oval *b, oval *
     if (d->kind != V_DYN || k->kind != V_CONST || !d->dense_bias_ok || d->uses != 1 || d->rank != 2 || !k->f)
         return 0;
     if (k->rank > 2 || (k->rank == 2 && k->dims[0] != 1)) return 0;
-    const ddx_gnode *x = &c->g->nodes[d->node];
-    if (x->op != OP_DENSE) return 0;
+    ddx_node_info x;
+    if (ddx_node_get_info(c->g, d->node, &x) != DDX_OK || x.kind != DDX_NODE_DENSE) return 0;
     int64_t od[2] = {-1, d->dims[1]};
     int64_t n;
     double *cv = const_over_features(c, k, 2, od, &n);
     if (!cv) return -1;
-    const ddx_dense_weights *dw = &c->g->dense[x->dense];
-    int out_w = dw->out, in_w = dw->in;
-    const double *W = dw->W;
+    int out_w = x.dense_out, in_w = x.dense_in;
+    const double *W = x.W;
     double *bias = malloc(sizeof(double) * (size_t)out_w);
     if (!bias || n != out_w) {
         free(cv), free(bias);
         return n != out_w ? 0 : ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    for (int q = 0; q < out_w; q++) bias[q] = dw->b[q] + (op == EW_ADD ? cv[q] : -cv[q]);
+    for (int q = 0; q < out_w; q++) bias[q] = x.bias[q] + (op == EW_ADD ? cv[q] : -cv[q]);
     free(cv);
-    ddx_node r = ddx_dense(c->g, x->a, out_w, in_w, W, bias, DDX_F64);
+    ddx_node r = ddx_dense(c->g, x.a, out_w, in_w, W, bias, DDX_F64);
     free(bias);
     if (gok(c, r)) return -1;
     if (set_dyn(c, out, r, 2, d->dims)) return -1;
@@ -1875,6 +1874,17 @@ done:
     return rc;
 }
 
+/* The graph's message: replaced (set) or only if none yet (fail), at most
+ * 250 characters (err keeps the full one). */
+static void graph_set(ddx_graph *g, ddx_status st, const char *msg) {
+    char shortmsg[251];
+    snprintf(shortmsg, sizeof shortmsg, "%.250s", msg);
+    ddx_graph_set_error(g, st, shortmsg);
+}
+static void graph_fail(ddx_graph *g, ddx_status st, const char *msg) {
+    if (ddx_graph_status(g) == DDX_OK) graph_set(g, st, msg);
+}
+
 /* The import with its full message in err (the graph keeps a shorter copy). */
 static ddx_status import_buffer(ddx_graph *g, const void *data, size_t size, const char *inputs, ddx_node *outputs,
                                 int max_outputs, int *n_outputs, char (*output_names)[64], char *err, size_t cap) {
@@ -1883,9 +1893,9 @@ static ddx_status import_buffer(ddx_graph *g, const void *data, size_t size, con
         snprintf(err, cap, "onnx: null graph");
         return DDX_ERR_INVALID_ARG;
     }
-    if (g->status) {
-        snprintf(err, cap, "%s", g->error);
-        return g->status;
+    if (ddx_graph_status(g)) {
+        snprintf(err, cap, "%s", ddx_graph_error(g));
+        return ddx_graph_status(g);
     }
     ddx_status st = DDX_OK;
     if (!n_outputs || max_outputs < 0 || (max_outputs > 0 && !outputs)) {
@@ -1896,14 +1906,14 @@ static ddx_status import_buffer(ddx_graph *g, const void *data, size_t size, con
         snprintf(err, cap, "onnx: the graph already has inputs (import into a new graph)");
     }
     if (st) {
-        ddx_graph_fail(g, st, "%s", err);
+        graph_fail(g, st, err);
         return st;
     }
     *n_outputs = 0;
     onnx_model m;
     st = onnx_parse_model(data, size, &m, err, cap);
     if (st) {
-        ddx_graph_fail(g, st, "%.250s", err);
+        graph_fail(g, st, err);
         return st;
     }
     ictx c;
@@ -1916,12 +1926,11 @@ static ddx_status import_buffer(ddx_graph *g, const void *data, size_t size, con
     free(c.vals);
     free(c.slots);
     onnx_model_free(&m);
-    if (rc == 0 && g->status == DDX_OK) return DDX_OK;
+    if (rc == 0 && ddx_graph_status(g) == DDX_OK) return DDX_OK;
     /* one message with the node's context, replacing a builder's bare one */
-    if (c.st == DDX_OK) c.st = g->status ? g->status : DDX_ERR_INTERNAL;
+    if (c.st == DDX_OK) c.st = ddx_graph_status(g) ? ddx_graph_status(g) : DDX_ERR_INTERNAL;
     snprintf(err, cap, "onnx: %s", c.err[0] ? c.err : "import failed");
-    g->status = c.st;
-    snprintf(g->error, sizeof g->error, "%.250s", err);
+    graph_set(g, c.st, err);
     return c.st;
 }
 
@@ -1981,14 +1990,14 @@ static ddx_status import_file(ddx_graph *g, const char *path, const char *inputs
                               int *n_outputs, char (*output_names)[64], char *err, size_t cap) {
     if (!g || !path) {
         snprintf(err, cap, "onnx: null graph or path");
-        if (g) ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s", err);
+        if (g) graph_fail(g, DDX_ERR_INVALID_ARG, err);
         return DDX_ERR_INVALID_ARG;
     }
     unsigned char *buf;
     size_t n;
     ddx_status st = read_file(path, &buf, &n, err, cap);
     if (st) {
-        ddx_graph_fail(g, st, "%.250s", err);
+        graph_fail(g, st, err);
         return st;
     }
     char msg[1024];
@@ -1996,7 +2005,7 @@ static ddx_status import_file(ddx_graph *g, const char *path, const char *inputs
     free(buf);
     if (st) {
         snprintf(err, cap, "%s: %.900s", path, msg);
-        snprintf(g->error, sizeof g->error, "%.250s", err);
+        graph_set(g, st, err);
     }
     return st;
 }

@@ -31,4 +31,11 @@ extern const ddx_backend_i ddx_backend_cpu;
 /* The CUDA backend, or NULL when ddx was built without CUDA. */
 const ddx_backend_i *ddx_backend_cuda(void);
 
+/* The registry (registry.c). The backend for a device (AUTO: the first
+ * available in registry order) and the device it is, or NULL and why
+ * ("device cuda: no CUDA driver ..."). */
+const ddx_backend_i *ddx_backend_select(ddx_device want, ddx_device *got, char *why, size_t cap);
+/* The backend built in for a device, available or not (NULL: not built). */
+const ddx_backend_i *ddx_backend_of(ddx_device device);
+
 #endif

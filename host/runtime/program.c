@@ -70,20 +70,6 @@ void ddx_compile_options_default(ddx_compile_options *o) {
     o->strategy = DDX_STRATEGY_AUTO;
 }
 
-/* AUTO takes CUDA when a usable device is there; CUDA asked for explicitly
- * and missing is an error, not a silent fallback. */
-static const ddx_backend_i *pick_backend(ddx_device dev, ddx_graph *g, ddx_status *st) {
-    const ddx_backend_i *cuda = ddx_backend_cuda();
-    char why[256] = "ddx was built without CUDA";
-    *st = DDX_OK;
-    if (dev == DDX_DEVICE_CPU) return &ddx_backend_cpu;
-    if (cuda && cuda->available(why, sizeof why)) return cuda;
-    if (dev == DDX_DEVICE_AUTO) return &ddx_backend_cpu;
-    ddx_graph_fail(g, DDX_ERR_NO_DEVICE, "device cuda: %s", why);
-    *st = DDX_ERR_NO_DEVICE;
-    return NULL;
-}
-
 ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, const ddx_compile_options *opt,
                        ddx_program **out) {
     if (out) *out = NULL;
@@ -117,9 +103,21 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
         ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "compile: bad tile size or thread count");
         return DDX_ERR_INVALID_ARG;
     }
+    if (o.cuda_chunk_points < 0 || (o.cuda_max_threads != 0 && (o.cuda_max_threads < 32 || o.cuda_max_threads > 256)) ||
+        (o.cuda_tile_points != 0 &&
+         (o.cuda_tile_points < 4 || o.cuda_tile_points > 128 || (o.cuda_tile_points & (o.cuda_tile_points - 1))))) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG,
+                       "compile: bad CUDA tuning (chunk >= 0, max threads 32..256, tile points a power of two 4..128)");
+        return DDX_ERR_INVALID_ARG;
+    }
+    ddx_device device;
+    char why[320];
+    const ddx_backend_i *be = ddx_backend_select(o.device, &device, why, sizeof why);
+    if (!be) {
+        ddx_graph_fail(g, DDX_ERR_NO_DEVICE, "%s", why);
+        return DDX_ERR_NO_DEVICE;
+    }
     ddx_status st;
-    const ddx_backend_i *be = pick_backend(o.device, g, &st);
-    if (!be) return st;
     ddx_program *p = calloc(1, sizeof *p);
     if (!p) {
         ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
@@ -136,7 +134,7 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
     }
     p->be = be;
     p->opt = o;
-    p->opt.device = strcmp(be->name, "cpu") == 0 ? DDX_DEVICE_CPU : DDX_DEVICE_CUDA;
+    p->opt.device = device;
     *out = p;
     return DDX_OK;
 }
@@ -186,7 +184,7 @@ ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_
         ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "cuda report: bad arguments");
         return DDX_ERR_INVALID_ARG;
     }
-    const ddx_backend_i *cuda = ddx_backend_cuda();
+    const ddx_backend_i *cuda = ddx_backend_of(DDX_DEVICE_CUDA);
     if (!cuda || !cuda->offline_report) {
         ddx_graph_fail(g, DDX_ERR_UNSUPPORTED, "cuda report: ddx was built without CUDA");
         return DDX_ERR_UNSUPPORTED;

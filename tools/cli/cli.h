@@ -13,7 +13,7 @@ typedef struct cli_opts {
     ddx_device device;
     ddx_precision precision;
     int precision_set;
-    ddx_strategy strategy;
+    ddx_cuda_strategy strategy;
     int64_t n;
     int repeat, rows, threads, tile, seed, check_rows;
 } cli_opts;

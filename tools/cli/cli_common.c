@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "tools/cli/cli.h"
-#include "host/graph/graph.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -81,9 +80,9 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
             else return cli_fail(cmd, "--precision '%s': expected f32 or f64", v), -1;
             o->precision_set = 1;
         } else if (!strcmp(name, "strategy")) {
-            if (!strcmp(v, "auto")) o->strategy = DDX_STRATEGY_AUTO;
-            else if (!strcmp(v, "fused")) o->strategy = DDX_STRATEGY_FUSED;
-            else if (!strcmp(v, "cublas")) o->strategy = DDX_STRATEGY_CUBLAS;
+            if (!strcmp(v, "auto")) o->strategy = DDX_CUDA_STRATEGY_AUTO;
+            else if (!strcmp(v, "fused")) o->strategy = DDX_CUDA_STRATEGY_FUSED;
+            else if (!strcmp(v, "cublas")) o->strategy = DDX_CUDA_STRATEGY_CUBLAS;
             else return cli_fail(cmd, "--strategy '%s': expected auto, fused or cublas", v), -1;
         } else if (!strcmp(name, "n")) {
             if (parse_int64(v, 1, (int64_t)1 << 36, &x)) return cli_fail(cmd, "--n '%s': expected a positive count", v), -1;
@@ -135,28 +134,15 @@ int cli_compile(const cli_opts *o, cli_job *job, const char *cmd) {
     co.strategy = o->strategy;
     co.num_threads = o->threads;
     co.tile_points = o->tile;
-    if (o->device == DDX_DEVICE_AUTO) {
-        /* say once when AUTO could not take the GPU */
-        ddx_compile_options probe = co;
-        probe.device = DDX_DEVICE_CUDA;
-        ddx_program *p = NULL;
-        double t0 = cli_now();
-        if (ddx_compile(job->model.g, job->cols.cols, job->cols.n, &probe, &p) == DDX_OK) {
-            job->prog = p;
-            job->compile_s = cli_now() - t0;
-            return 0;
-        }
-        if (ddx_graph_status(job->model.g) == DDX_ERR_NO_DEVICE)
-            fprintf(stderr, "ddx %s: note: %s; running on the CPU\n", cmd, ddx_graph_error(job->model.g));
-        else
-            return cli_fail(cmd, "%s", ddx_graph_error(job->model.g));
-        ddx_graph_clear_error(job->model.g);
-        co.device = DDX_DEVICE_CPU;
-    }
     double t0 = cli_now();
     if (ddx_compile(job->model.g, job->cols.cols, job->cols.n, &co, &job->prog) != DDX_OK)
         return cli_fail(cmd, "%s", ddx_graph_error(job->model.g));
     job->compile_s = cli_now() - t0;
+    /* AUTO is the library's policy (one compile); say once why it did not take the GPU */
+    char why[320];
+    if (o->device == DDX_DEVICE_AUTO && ddx_program_device(job->prog) != DDX_DEVICE_CUDA &&
+        !ddx_device_available(DDX_DEVICE_CUDA, why, sizeof why))
+        fprintf(stderr, "ddx %s: note: %s; running on the CPU\n", cmd, why);
     return 0;
 }
 
@@ -168,7 +154,8 @@ void cli_job_free(cli_job *job) {
 }
 
 int cli_node_order(const ddx_graph *g, ddx_node n) {
-    return (n >= 0 && n < g->n_nodes) ? g->nodes[n].order : 0;
+    ddx_node_info info;
+    return ddx_node_get_info(g, n, &info) == DDX_OK ? info.order : 0;
 }
 
 double cli_uniform_at(uint64_t seed, int64_t i) {
