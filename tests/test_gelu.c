@@ -1,6 +1,7 @@
 /* test_gelu.c — GELU (exact erf form) through every path the op table
  * (include/ddx_ops.def) derives: the C builder, the expression name, the
- * CPU jet rule in f64 and f32, the float64 finite-difference reference, and
+ * CPU jet rule in f64 and f32, the float64 finite-difference reference, the
+ * ONNX Gelu op (both forms), and
  * (when ddx has CUDA) an NVRTC compile of a gelu program.
  *
  * Independent reference: gelu(x) = x Phi(x) with Phi' = phi, so
@@ -19,15 +20,16 @@
 #define A 0.7 /* gelu(A x + B): the chain rule multiplies order k by A^k */
 #define B 0.3
 
-static double closed(int k, double x) {
-    double z = A * x + B, phi = exp(-0.5 * z * z) / 2.5066282746310002 /* sqrt(2 pi) */, Phi = 0.5 * erfc(-z / sqrt(2.0));
+static double closed_ab(int k, double x, double a, double b) {
+    double z = a * x + b, phi = exp(-0.5 * z * z) / 2.5066282746310002 /* sqrt(2 pi) */, Phi = 0.5 * erfc(-z / sqrt(2.0));
     double v = k == 0 ? z * Phi
              : k == 1 ? Phi + z * phi
              : k == 2 ? (2 - z * z) * phi
              : k == 3 ? (z * z * z - 4 * z) * phi
                       : (-z * z * z * z + 7 * z * z - 4) * phi;
-    return v * pow(A, k);
+    return v * pow(a, k);
 }
+static double closed(int k, double x) { return closed_ab(k, x, A, B); }
 
 /* u = gelu(A x + B) and its x-derivatives of order 0..4 */
 static void build(ddx_graph *g, ddx_node *outs, ddx_node *u) {
@@ -118,6 +120,63 @@ static void test_expression_name(void **state) {
     ddx_graph_free(g);
 }
 
+static double gelu_tanh_ref(double x) {
+    double z = (double)0.7f * x + (double)0.3f;
+    return 0.5 * z * (1.0 + tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)));
+}
+
+/* ONNX Gelu (opset 20, tests/fixtures/onnx/make_gelu_fixture.py): the
+ * exact form imports as the gelu op (closed form to order 4), the tanh form
+ * as its composition (value vs the formula, derivatives vs FD); opset 19
+ * has no Gelu and is refused. */
+static void test_onnx_gelu(void **state) {
+    (void)state;
+    const char *dir = getenv("DDX_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/onnx/gelu_opset20.onnx", dir ? dir : ".");
+    ddx_graph *g = ddx_graph_create();
+    ddx_node io[2];
+    int n = 0;
+    assert_int_equal(ddx_graph_from_onnx_file(g, path, NULL, io, 2, &n, NULL), DDX_OK);
+    assert_int_equal(n, 2);
+    ddx_node outs[10];
+    for (int k = 0; k <= 4; k++) {
+        int alpha[1] = {k};
+        outs[k] = ddx_partial(g, io[0], alpha);
+        outs[5 + k] = ddx_partial(g, io[1], alpha);
+    }
+    assert_graph_ok(g);
+    double x[NP], out[NP * 10];
+    points(x);
+    eval_graph(g, outs, 10, DDX_F64, x, NP, out);
+    const double fd_tol[5] = {1e-12, 1e-8, 1e-6, 1e-4, 1e-2};
+    for (int i = 0; i < NP; i++) {
+        for (int k = 0; k <= 4; k++) {
+            /* the file's weights are float32: 0.7f, 0.3f */
+            double want = closed_ab(k, x[i], (double)0.7f, (double)0.3f);
+            if (rel_err(out[i * 10 + k], want, 1e-3) > 1e-13)
+                fail_msg("onnx gelu order %d at x=%g: %.17g vs %.17g", k, x[i], out[i * 10 + k], want);
+        }
+        if (rel_err(out[i * 10 + 5], gelu_tanh_ref(x[i]), 1e-3) > 1e-11) /* 1 + tanh cancels in the tail */
+            fail_msg("onnx gelu(tanh) at x=%g: %.17g vs %.17g", x[i], out[i * 10 + 5], gelu_tanh_ref(x[i]));
+        if (i % 4) continue;
+        for (int k = 1; k <= 4; k++) {
+            int alpha[1] = {k};
+            double fd = fd_partial(g, io[1], alpha, &x[i], 4);
+            if (rel_err(out[i * 10 + 5 + k], fd, 1e-3) > fd_tol[k])
+                fail_msg("onnx gelu(tanh) order %d at x=%g: %.17g vs FD %.17g", k, x[i], out[i * 10 + 5 + k], fd);
+        }
+    }
+    ddx_graph_free(g);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/onnx/gelu_opset19.onnx", dir ? dir : ".");
+    g = ddx_graph_create();
+    assert_int_equal(ddx_graph_from_onnx_file(g, path, NULL, io, 2, &n, NULL), DDX_ERR_UNSUPPORTED);
+    printf("opset 19: %s\n", ddx_graph_error(g));
+    assert_non_null(strstr(ddx_graph_error(g), "opset-20"));
+    ddx_graph_free(g);
+}
+
 /* NVRTC compiles the generated kernel of a gelu program (no GPU needed). */
 static void test_nvrtc_compile(void **state) {
     (void)state;
@@ -144,7 +203,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f64_closed_form), cmocka_unit_test(test_f32_closed_form),
         cmocka_unit_test(test_fd_reference),    cmocka_unit_test(test_expression_name),
-        cmocka_unit_test(test_nvrtc_compile),
+        cmocka_unit_test(test_onnx_gelu),       cmocka_unit_test(test_nvrtc_compile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
