@@ -262,8 +262,8 @@ static int compile_all(variant *v, int nv) {
          * enough; UBSan checks the index arithmetic */
         snprintf(cmd, sizeof cmd,
                  "cd '%s' && '%s' -std=c++17 -O1 -g0 -fsanitize=undefined -fno-sanitize-recover=undefined -w "
-                 "-I'%s/tests' -I'%s/kernels' -I'%s/kernels/cuda' -o emu main.cpp > compile.log 2>&1",
-                 v[i].dir, cxx(), src_dir(), src_dir(), src_dir());
+                 "-I'%s/tests' -I'%s/kernels' -I'%s/kernels/cuda' -I'%s/include' -o emu main.cpp > compile.log 2>&1",
+                 v[i].dir, cxx(), src_dir(), src_dir(), src_dir(), src_dir());
         pid_t p = fork();
         if (p == 0) {
             execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
