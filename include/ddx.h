@@ -69,7 +69,8 @@ typedef ddx_cuda_strategy ddx_strategy;
 #define DDX_STRATEGY_CUBLAS DDX_CUDA_STRATEGY_CUBLAS
 
 /* DDX_NEG, DDX_EXP, DDX_LOG, DDX_SQRT, DDX_SIN, DDX_COS, DDX_TANH,
- * DDX_SIGMOID, DDX_SOFTPLUS, DDX_SILU, DDX_GELU (x Phi(x), exact erf form):
+ * DDX_SIGMOID, DDX_SOFTPLUS, DDX_SILU, DDX_GELU (x Phi(x), exact erf form),
+ * DDX_ERF:
  * the rows of ddx_ops.def, in order. */
 #define DDX_UNARY_ENUM_(a, ID, name, onnx, poly) DDX_##ID,
 typedef enum ddx_unary_op { DDX_UNARY_OPS(DDX_UNARY_ENUM_, _) DDX_NUM_UNARY_OPS } ddx_unary_op;
@@ -112,7 +113,7 @@ DDX_API ddx_node ddx_mul(ddx_graph *g, ddx_node a, ddx_node b);
 DDX_API ddx_node ddx_div(ddx_graph *g, ddx_node a, ddx_node b);
 DDX_API ddx_node ddx_unary(ddx_graph *g, ddx_unary_op op, ddx_node a);
 /* One builder per op of ddx_ops.def: ddx_neg, ddx_exp, ddx_log, ddx_sqrt,
- * ddx_sin, ddx_cos, ddx_tanh, ddx_sigmoid, ddx_softplus, ddx_silu, ddx_gelu,
+ * ddx_sin, ddx_cos, ddx_tanh, ddx_sigmoid, ddx_softplus, ddx_silu, ddx_gelu, ddx_erf,
  * each ddx_node ddx_<name>(ddx_graph *g, ddx_node a). */
 #define DDX_UNARY_BUILDER_(a, ID, name, onnx, poly) DDX_API ddx_node ddx_##name(ddx_graph *g, ddx_node a);
 DDX_UNARY_OPS(DDX_UNARY_BUILDER_, _)

@@ -31,9 +31,11 @@
 enum { DDX_UNARY_OPS(DDX_R_ENUM_, _) DDX_R_POWI, DDX_R_POW, DDX_R_COUNT };
 #undef DDX_R_ENUM_
 
-/* erfc per precision, for gelu's Phi (float and double on host and device) */
+/* erf and erfc per precision (float and double on host and device) */
 #define DDX_ERFC_f32 erfcf
 #define DDX_ERFC_f64 erfc
+#define DDX_ERF_f32 erff
+#define DDX_ERF_f64 erf
 /* one dispatch case per row: the row's jet rule ddx_jet_<name>_<SFX> must exist */
 #define DDX_JET_CASE_(SFX, ID, name, onnx, P) \
     case DDX_R_##ID: ddx_jet_##name##_##SFX(z, K, param, poly, D); break;
@@ -177,6 +179,20 @@ enum { DDX_UNARY_OPS(DDX_R_ENUM_, _) DDX_R_POWI, DDX_R_POW, DDX_R_COUNT };
             T v = phi * ((T)k * h0 - z * h1);                                                \
             D[k] = (k & 1) ? -v : v;                                                         \
             T h2 = z * h1 - (T)(k - 1) * h0;                                                 \
+            h0 = h1;                                                                         \
+            h1 = h2;                                                                         \
+        }                                                                                    \
+    }                                                                                        \
+    /* erf' = (2/sqrt(pi)) e^(-z^2) and erf^(k) = (-1)^(k-1) H_{k-1}(z) erf'                 \
+     * (physicists' Hermite H: H_0 = 1, H_1 = 2z, H_{n+1} = 2z H_n - 2n H_{n-1}) */          \
+    DDX_JET_RULE_(erf, T, SFX) {                                                             \
+        (void)param; (void)poly;                                                             \
+        T d1 = (T)1.12837916709551257390 * EXP(-z * z);                                      \
+        D[0] = DDX_ERF_##SFX(z);                                                             \
+        T h0 = (T)0, h1 = (T)1; /* H_{k-2}, H_{k-1} */                                       \
+        for (int k = 1; k <= K; k++) {                                                       \
+            D[k] = ((k & 1) ? d1 : -d1) * h1;                                                \
+            T h2 = (T)2 * z * h1 - (T)2 * (T)(k - 1) * h0;                                   \
             h0 = h1;                                                                         \
             h1 = h2;                                                                         \
         }                                                                                    \

@@ -103,6 +103,29 @@ static void test_fd_reference(void **state) {
     ddx_graph_free(g);
 }
 
+/* erf (the table's second new row): closed forms to order 4 in f64 */
+static void test_erf_closed_form(void **state) {
+    (void)state;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node x = ddx_input(g, "x"), u = ddx_erf(g, x), outs[5];
+    for (int k = 0; k <= 4; k++) {
+        int alpha[1] = {k};
+        outs[k] = ddx_partial(g, u, alpha);
+    }
+    assert_graph_ok(g);
+    double xs[NP], out[NP * 5];
+    points(xs);
+    eval_graph(g, outs, 5, DDX_F64, xs, NP, out);
+    for (int i = 0; i < NP; i++) {
+        double z = xs[i], c = 1.1283791670955126 * exp(-z * z); /* 2/sqrt(pi) e^-z^2 */
+        double want[5] = {erf(z), c, -2 * z * c, (4 * z * z - 2) * c, (-8 * z * z * z + 12 * z) * c};
+        for (int k = 0; k <= 4; k++)
+            if (rel_err(out[i * 5 + k], want[k], 1e-3) > 1e-13)
+                fail_msg("erf order %d at x=%g: %.17g vs %.17g", k, z, out[i * 5 + k], want[k]);
+    }
+    ddx_graph_free(g);
+}
+
 /* `gelu` is an expression function (its ddx_ops.def name) and builds the
  * same node as the C builder. */
 static void test_expression_name(void **state) {
@@ -120,6 +143,16 @@ static void test_expression_name(void **state) {
     ddx_graph_free(g);
 }
 
+/* d^k/dx^k of z/2 (1 + erf(z/s)), z = a x + b: Leibniz on z erf(z/s), with
+ * erf's derivatives written out by hand (the float32 s of the fixture) */
+static double erf_gelu_ref(int k, double x, double a, double b, double s) {
+    double z = a * x + b, y = z / s, c = 1.1283791670955126 * exp(-y * y);
+    double E[5] = {erf(y), c / s, -2 * y * c / (s * s), (4 * y * y - 2) * c / (s * s * s),
+                   (-8 * y * y * y + 12 * y) * c / (s * s * s * s)};
+    double v = 0.5 * (z * E[k] + (k ? k * E[k - 1] : 0.0)) + (k == 0 ? 0.5 * z : k == 1 ? 0.5 : 0.0);
+    return v * pow(a, k);
+}
+
 static double gelu_tanh_ref(double x) {
     double z = (double)0.7f * x + (double)0.3f;
     return 0.5 * z * (1.0 + tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)));
@@ -135,36 +168,47 @@ static void test_onnx_gelu(void **state) {
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/fixtures/onnx/gelu_opset20.onnx", dir ? dir : ".");
     ddx_graph *g = ddx_graph_create();
-    ddx_node io[2];
+    ddx_node io[3];
     int n = 0;
-    assert_int_equal(ddx_graph_from_onnx_file(g, path, NULL, io, 2, &n, NULL), DDX_OK);
-    assert_int_equal(n, 2);
-    ddx_node outs[10];
+    assert_int_equal(ddx_graph_from_onnx_file(g, path, NULL, io, 3, &n, NULL), DDX_OK);
+    assert_int_equal(n, 3);
+    ddx_node outs[15];
     for (int k = 0; k <= 4; k++) {
         int alpha[1] = {k};
         outs[k] = ddx_partial(g, io[0], alpha);
         outs[5 + k] = ddx_partial(g, io[1], alpha);
+        outs[10 + k] = ddx_partial(g, io[2], alpha);
     }
     assert_graph_ok(g);
-    double x[NP], out[NP * 10];
+    double x[NP], out[NP * 15];
     points(x);
-    eval_graph(g, outs, 10, DDX_F64, x, NP, out);
+    eval_graph(g, outs, 15, DDX_F64, x, NP, out);
     const double fd_tol[5] = {1e-12, 1e-8, 1e-6, 1e-4, 1e-2};
     for (int i = 0; i < NP; i++) {
         for (int k = 0; k <= 4; k++) {
             /* the file's weights are float32: 0.7f, 0.3f */
             double want = closed_ab(k, x[i], (double)0.7f, (double)0.3f);
-            if (rel_err(out[i * 10 + k], want, 1e-3) > 1e-13)
-                fail_msg("onnx gelu order %d at x=%g: %.17g vs %.17g", k, x[i], out[i * 10 + k], want);
+            if (rel_err(out[i * 15 + k], want, 1e-3) > 1e-13)
+                fail_msg("onnx gelu order %d at x=%g: %.17g vs %.17g", k, x[i], out[i * 15 + k], want);
         }
-        if (rel_err(out[i * 10 + 5], gelu_tanh_ref(x[i]), 1e-3) > 1e-11) /* 1 + tanh cancels in the tail */
-            fail_msg("onnx gelu(tanh) at x=%g: %.17g vs %.17g", x[i], out[i * 10 + 5], gelu_tanh_ref(x[i]));
+        if (rel_err(out[i * 15 + 5], gelu_tanh_ref(x[i]), 1e-3) > 1e-11) /* 1 + tanh cancels in the tail */
+            fail_msg("onnx gelu(tanh) at x=%g: %.17g vs %.17g", x[i], out[i * 15 + 5], gelu_tanh_ref(x[i]));
+        /* the Erf decomposition (PyTorch's export): the erf op and the chain rule (1 + erf
+         * cancels in the left tail; the file's sqrt 2 is a float32) */
+        for (int k = 0; k <= 4; k++) {
+            double want = erf_gelu_ref(k, x[i], (double)0.7f, (double)0.3f, (double)1.4142135623730951f);
+            if (rel_err(out[i * 15 + 10 + k], want, 1e-3) > 1e-12)
+                fail_msg("onnx erf-gelu order %d at x=%g: %.17g vs %.17g", k, x[i], out[i * 15 + 10 + k], want);
+        }
         if (i % 4) continue;
         for (int k = 1; k <= 4; k++) {
             int alpha[1] = {k};
             double fd = fd_partial(g, io[1], alpha, &x[i], 4);
-            if (rel_err(out[i * 10 + 5 + k], fd, 1e-3) > fd_tol[k])
-                fail_msg("onnx gelu(tanh) order %d at x=%g: %.17g vs FD %.17g", k, x[i], out[i * 10 + 5 + k], fd);
+            if (rel_err(out[i * 15 + 5 + k], fd, 1e-3) > fd_tol[k])
+                fail_msg("onnx gelu(tanh) order %d at x=%g: %.17g vs FD %.17g", k, x[i], out[i * 15 + 5 + k], fd);
+            fd = fd_partial(g, io[2], alpha, &x[i], 4);
+            if (rel_err(out[i * 15 + 10 + k], fd, 1e-3) > fd_tol[k])
+                fail_msg("onnx erf-gelu order %d at x=%g: %.17g vs FD %.17g", k, x[i], out[i * 15 + 10 + k], fd);
         }
     }
     ddx_graph_free(g);
@@ -203,7 +247,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f64_closed_form), cmocka_unit_test(test_f32_closed_form),
         cmocka_unit_test(test_fd_reference),    cmocka_unit_test(test_expression_name),
-        cmocka_unit_test(test_onnx_gelu),       cmocka_unit_test(test_nvrtc_compile),
+        cmocka_unit_test(test_erf_closed_form), cmocka_unit_test(test_onnx_gelu),
+        cmocka_unit_test(test_nvrtc_compile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@ static double ddx_ref_tanh(double z) { return tanh(z); }
 static double ddx_ref_sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
 static double ddx_ref_softplus(double z) { return z > 30 ? z + log1p(exp(-z)) : log1p(exp(z)); }
 static double ddx_ref_silu(double z) { return z / (1.0 + exp(-z)); }
+static double ddx_ref_erf(double z) { return erf(z); }
 static double ddx_ref_gelu(double z) { return 0.5 * z * erfc(-z / sqrt(2.0)); } /* 1 + erf cancels for z << 0 */
 
 #define REF_ROW(a, ID, name, onnx, P) ddx_ref_##name,

@@ -42,7 +42,7 @@ DDX_DEFINE_JET_RULES(double, f64, exp, log, log1p, sin, cos, tanh, pow, sqrt, fa
 #define NPOINTS (INT64_MIN + 7)
 
 static const char *SUPPORTED =
-    "Gemm, MatMul, Add, Sub, Mul, Div, Neg, Pow, Sqrt, Exp, Log, Sin, Cos, Tanh, Sigmoid, Softplus, Gelu, "
+    "Gemm, MatMul, Add, Sub, Mul, Div, Neg, Pow, Sqrt, Exp, Log, Sin, Cos, Tanh, Sigmoid, Softplus, Gelu, Erf, "
     "Reciprocal, Concat, Slice, Gather, Split, Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout, "
     "Cast, Shape, Constant, ConstantOfShape";
 
