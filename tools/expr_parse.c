@@ -10,7 +10,6 @@
  * suffix letters: u_tx = d/dx d/dt u (single-letter input names), u_x1 for
  * one derivative by a longer name, or D(u, x1, x1) for any names. */
 #include "tools/expr_parse.h"
-#include "host/graph/graph.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -167,7 +166,10 @@ static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int na
 
 static int is_const_node(parser *p, ddx_node n, double *v) {
     /* constants folded by the parser are graph consts */
-    return ddx_graph_const_value(p->g, n, v);
+    ddx_node_info info;
+    if (ddx_node_get_info(p->g, n, &info) != DDX_OK || info.kind != DDX_NODE_CONST) return 0;
+    *v = info.dval;
+    return 1;
 }
 
 static ddx_node parse_primary(parser *p) {

@@ -495,13 +495,6 @@ const char *ddx_opcode_name(const ddx_gnode *n) {
     return "?";
 }
 
-/* For parsers: is n a constant, and which. */
-int ddx_graph_const_value(const ddx_graph *g, ddx_node n, double *v) {
-    if (!g || !valid(g, n) || g->nodes[n].op != OP_CONST) return 0;
-    *v = g->nodes[n].dval;
-    return 1;
-}
-
 /* ---- inspection (public: importers and tools read the graph through it) ---- */
 
 int ddx_graph_num_nodes(const ddx_graph *g) { return g ? g->n_nodes : 0; }

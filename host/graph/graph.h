@@ -50,7 +50,5 @@ struct ddx_graph {
 /* Records the first error (printf-style) and returns DDX_NO_NODE. */
 ddx_node ddx_graph_fail(ddx_graph *g, ddx_status s, const char *fmt, ...);
 const char *ddx_opcode_name(const ddx_gnode *n);
-/* 1 and the value when n is a constant node. */
-int ddx_graph_const_value(const ddx_graph *g, ddx_node n, double *v);
 
 #endif
