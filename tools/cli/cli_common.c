@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "tools/cli/cli.h"
-#include "host/graph/graph.h"
+#include "tools/check_tolerance.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -167,9 +167,7 @@ void cli_job_free(cli_job *job) {
     memset(job, 0, sizeof *job);
 }
 
-int cli_node_order(const ddx_graph *g, ddx_node n) {
-    return (n >= 0 && n < g->n_nodes) ? g->nodes[n].order : 0;
-}
+int cli_node_order(const ddx_graph *g, ddx_node n) { return ddx_node_order(g, n); }
 
 double cli_uniform_at(uint64_t seed, int64_t i) {
     /* splitmix64: the i-th state is a fixed step times i past the seed */
