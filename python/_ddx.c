@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "ddx.h"
 #include "tools/calibrate.h"
@@ -152,6 +153,41 @@ static PyObject *program_eval_device(ProgramObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* time_eval(points, out, iters): seconds for `iters` back-to-back
+ * ddx_program_eval calls from C on the same buffers — the C API's own
+ * per-call cost, for bench/python_overhead.py to subtract. */
+static PyObject *program_time_eval(ProgramObject *self, PyObject *args) {
+    PyObject *po, *oo;
+    long iters;
+    if (!PyArg_ParseTuple(args, "OOl:time_eval", &po, &oo, &iters)) return NULL;
+    if (iters < 1) return raise_status(DDX_ERR_INVALID_ARG, "time_eval: iters < 1");
+    Py_buffer pb, ob;
+    if (PyObject_GetBuffer(po, &pb, PyBUF_RECORDS_RO) < 0) return NULL;
+    if (PyObject_GetBuffer(oo, &ob, PyBUF_RECORDS) < 0) {
+        PyBuffer_Release(&pb);
+        return NULL;
+    }
+    PyObject *ret = NULL;
+    Py_ssize_t n = check_buffer(self, &pb, self->d, "points"), m = n < 0 ? -1 : check_buffer(self, &ob, self->K, "out");
+    if (n <= 0 || m != n) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "time_eval: bad buffers");
+        goto done;
+    }
+    ddx_status st = DDX_OK;
+    struct timespec t0, t1;
+    Py_BEGIN_ALLOW_THREADS
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < iters && st == DDX_OK; i++) st = ddx_program_eval(self->prog, pb.buf, (int64_t)n, ob.buf);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    Py_END_ALLOW_THREADS
+    if (st != DDX_OK) raise_status(st, ddx_program_error(self->prog));
+    else ret = PyFloat_FromDouble((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+done:
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&ob);
+    return ret;
+}
+
 /* reference(points, out): float64 N x d -> float64 N x K by the plain
  * interpreter plus Richardson finite differences (tools/fd_reference.h);
  * slow by design, for ddx.check on a few rows. */
@@ -247,6 +283,7 @@ static PyGetSetDef program_getset[] = {
 static PyMethodDef program_methods[] = {
     {"eval", (PyCFunction)program_eval, METH_VARARGS, "eval(points, out): host buffers, GIL released"},
     {"eval_device", (PyCFunction)program_eval_device, METH_VARARGS, "eval_device(points_ptr, out_ptr, n)"},
+    {"time_eval", (PyCFunction)program_time_eval, METH_VARARGS, "seconds for iters C-side eval calls"},
     {"reference", (PyCFunction)program_reference, METH_VARARGS, "float64 finite-difference reference"},
     {"describe", (PyCFunction)program_describe, METH_NOARGS, "the library's description of the program"},
     {"column_channels", (PyCFunction)program_column_channels, METH_NOARGS, "channels per column"},

@@ -7,6 +7,9 @@ Array rules (the same for every kind of array):
 * A C-contiguous array of the program's dtype is handed to the library as it
   is: no copy (numpy arrays, CPU torch tensors, CPU JAX arrays through a
   zero-copy numpy view; CUDA tensors/arrays through ``__cuda_array_interface__``).
+  A JAX result is a new JAX array: made without a copy (DLPack) above 1 MiB,
+  by a copy below (JAX's array creation costs ~50 us either way; pass a numpy
+  ``out=`` to avoid it).
 * Points of another dtype or with strides are converted once (one copy) —
   unless ``copy=False``, then ``ValueError``. A wrong width or rank is a
   :class:`ddx.ShapeError` (a ``ValueError``).
@@ -41,27 +44,43 @@ def _numpy_call(prog: "Program", points: np.ndarray, out: Optional[np.ndarray], 
     return out
 
 
-def _torch_call(prog: "Program", x: Any, out: Any, copy: bool) -> Any:
-    import torch
+_torch = None  # the torch module, once a tensor has been seen
 
+
+def _torch_call(prog: "Program", x: Any, out: Any, copy: bool) -> Any:
+    global _torch
+    if _torch is None:
+        import torch as _t
+
+        _torch = _t
+    torch = _torch
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"unsupported points type {type(x).__name__}")
-    if x.device.type != "cpu":
+    if not x.is_cpu:
         return _cuda_call(prog, x, out, copy)
-    dtype = torch.float64 if prog._dtype == np.float64 else torch.float32
-    xt = x.detach()
-    if xt.dtype != dtype or not xt.is_contiguous():
+    if x.requires_grad:  # read, not differentiated
+        x = x.detach()
+    dtype = torch.float64 if prog._c.is_f64 else torch.float32
+    if x.dtype != dtype or not x.is_contiguous():
         if not copy:
-            raise ValueError(f"points: expected a contiguous {dtype} tensor (copy=False), got {xt.dtype}")
-        xt = xt.to(dtype).contiguous()
-    if xt.dim() not in (1, 2):
-        raise _errors.ShapeError(f"points: expected shape (N, {prog._d}), got {tuple(xt.shape)}")
-    if out is None:
-        out = torch.empty((xt.shape[0], prog._K), dtype=dtype)
-    elif not isinstance(out, torch.Tensor) or out.device.type != "cpu":
+            raise ValueError(f"points: expected a contiguous {dtype} tensor (copy=False), got {x.dtype}")
+        x = x.to(dtype).contiguous()
+    xn = x.numpy()  # a view: no copy
+    if xn.ndim not in (1, 2):
+        raise _errors.ShapeError(f"points: expected shape (N, {prog._d}), got {tuple(x.shape)}")
+    if out is None:  # numpy allocates faster than torch.empty; from_numpy shares it
+        o = np.empty((xn.shape[0], prog._K), prog._dtype)
+        prog._eval(xn, o)
+        return torch.from_numpy(o)
+    if not isinstance(out, torch.Tensor) or not out.is_cpu:
         raise ValueError("out: expected a CPU torch tensor for CPU torch points")
-    prog._eval(xt.numpy(), out.detach().numpy())
+    prog._eval(xn, out.detach().numpy())
     return out
+
+
+# Below this many output bytes a JAX result is made by copying (jnp.asarray,
+# ~50 us here), above it by DLPack without a copy (~80 us fixed, no copy).
+_JAX_COPY_BYTES = 1 << 20
 
 
 def _jax_call(prog: "Program", x: Any, out: Any, copy: bool) -> Any:
@@ -76,10 +95,12 @@ def _jax_call(prog: "Program", x: Any, out: Any, copy: bool) -> Any:
     res = _numpy_call(prog, host, out, copy)
     if out is not None:
         return out
-    try:
-        return jax.dlpack.from_dlpack(res)  # zero-copy where jax accepts the buffer
-    except Exception:  # alignment or version: one copy
-        return jax.numpy.asarray(res)
+    if res.nbytes > _JAX_COPY_BYTES:
+        try:
+            return jax.dlpack.from_dlpack(res)  # zero-copy where jax accepts the buffer
+        except Exception:  # alignment or version: one copy
+            pass
+    return jax.numpy.asarray(res)
 
 
 _TYPESTR = {np.dtype(np.float32): ("<f4", 4), np.dtype(np.float64): ("<f8", 8)}
