@@ -18,7 +18,8 @@ library call: the binding's own cost.
   prog(x, out)  numpy in, preallocated numpy out
   prog(x)       numpy in, the result allocated per call
   torch         prog(tensor) -> tensor; prog(tensor, out=tensor)
-  jax           prog(jax array) -> jax array
+  jax           prog(jax array) -> jax array (JAX's array creation, ~50 us,
+                is most of it); prog(jax array, out=numpy)
   torch.func    vmap over (u, jacrev, hessian) of the module, per call
   jax.jit       jit(vmap(value, grad, hessian)) with block_until_ready
 In parentheses: the ddx row minus the C API row of the same N.
@@ -39,9 +40,13 @@ def calibrate(fn, budget):
     return max(1, min(200000, int(budget / max(time.perf_counter() - t0, 1e-7))))
 
 
-def interleaved(variants, rounds, budget=0.1):
+BUDGET = 0.1  # seconds per timed loop (--budget)
+
+
+def interleaved(variants, rounds, budget=None):
     """variants: name -> (fn, iters_or_None). Rounds interleave the variants
     (the machine drifts); each keeps its best mean-per-call."""
+    budget = budget or BUDGET
     iters = {k: calibrate(f, budget) for k, f in variants.items()}
     best = {k: float("inf") for k in variants}
     for _ in range(rounds):
@@ -70,7 +75,7 @@ def build(threads):
 def section_ddx(net, args, sizes):
     import torch
 
-    prog = ddx.compile(net, derivs="u,grad(u),hessian(u)", inputs="t,x", threads=args.threads)
+    prog = ddx.compile(net, derivs="u,grad(u),hessian(u)", inputs="t,x", threads=args.threads, tile=args.tile)
     try:
         import jax.numpy as jnp
     except ImportError:
@@ -84,7 +89,7 @@ def section_ddx(net, args, sizes):
         c_times = []
         if n:
             # one "call" of this lambda is k library calls, timed in C
-            k = max(1, int(0.05 / max(prog._c.time_eval(x, out, 1), 1e-7)))
+            k = max(1, int(BUDGET / max(prog._c.time_eval(x, out, 1), 1e-7)))
             v["C API"] = lambda: c_times.append(prog._c.time_eval(x, out, k) / k)
         v["prog(x, out)"] = lambda: prog(x, out)
         v["prog(x)"] = lambda: prog(x)
@@ -93,6 +98,7 @@ def section_ddx(net, args, sizes):
         if jnp is not None:
             xj = jnp.asarray(x)
             v["prog(jax)"] = lambda: prog(xj)
+            v["prog(jax, out=numpy)"] = lambda: prog(xj, out)
         r = interleaved(v, args.rounds)
         if n:
             r["C API"] = min(c_times)
@@ -144,10 +150,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=0, help="ddx CPU threads (0 = all cores)")
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--tile", type=int, default=0, help="ddx CPU tile (0 = tuned; small N is faster with 32)")
+    ap.add_argument("--budget", type=float, default=0.1, help="seconds per timed loop")
     ap.add_argument("--json")
     ap.add_argument("--section", choices=["ddx", "torch", "jax"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = (0, 1, 1024)
+    global BUDGET
+    BUDGET = args.budget
     if args.section:  # one framework per process: their thread pools spin and steal cores
         net = build(args.threads)
         res = {"ddx": section_ddx, "torch": section_torch, "jax": section_jax}[args.section](net, args, sizes)
@@ -157,7 +167,8 @@ def main():
     import sys
 
     def run(sec):
-        cmd = [sys.executable, __file__, "--section", sec, "--threads", str(args.threads), "--rounds", str(args.rounds)]
+        cmd = [sys.executable, __file__, "--section", sec, "--threads", str(args.threads), "--rounds", str(args.rounds),
+               "--tile", str(args.tile), "--budget", str(args.budget)]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode:
             print(f"{sec}: failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
@@ -174,7 +185,7 @@ def main():
 
     keys = [k for k in rows[-1] if k != "n"]
     print(f"ddx {ddx.__version__}, W1 net, u + grad + hessian (7 columns), float32, {device}, "
-          f"threads={args.threads or 'all'}; microseconds per call (best of {args.rounds} rounds)")
+          f"threads={args.threads or 'all'}, tile={args.tile or 'tuned'}; microseconds per call (best of {args.rounds} rounds)")
     print("| call | " + " | ".join(f"N = {r['n']}" for r in rows) + " |")
     print("| --- | " + " | ".join("---" for _ in rows) + " |")
     for k in keys:
