@@ -116,4 +116,5 @@ def bench(model: Any, derivs: Any = None, *, n: int = 1 << 20, repeat: int = 5, 
     return _tools.bench(_program(model, derivs, compile_kw), n=n, repeat=repeat, points=points, calibrate=calibrate)
 
 
-__all__ = ["compile", "check", "bench", "Program", "__version__"] + list(_error_names)
+# not "compile": `from ddx import *` would shadow the builtin; use ddx.compile
+__all__ = ["check", "bench", "Program", "__version__"] + list(_error_names)

@@ -146,3 +146,46 @@ def test_properties():
     assert prog.device == "cpu" and prog.precision == "float32" and prog.dtype == np.float32
     assert prog.flops_per_point > 2 * 64 * 64
     assert "network channels" in prog.info() and "Program" in repr(prog)
+
+
+def gil_free_during(call):
+    """True when another Python thread ran while call() was inside. With a
+    30 s switch interval the interpreter never forces a switch, so the other
+    thread (woken just before the call) can only run if call() releases the
+    GIL; otherwise it runs after, and sees done."""
+    import sys
+
+    go, done, seen = threading.Event(), [False], []
+
+    def other():
+        go.wait()
+        seen.append(not done[0])
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(30.0)
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        go.set()
+        call()
+        done[0] = True
+    finally:
+        t.join()
+        sys.setswitchinterval(old)
+    return seen[0]
+
+
+def test_gil_released_during_eval():
+    assert not gil_free_during(lambda: sum(range(3_000_000)))  # the probe sees a held GIL
+    prog = ddx.compile("mlp:2-64-64-1:tanh", derivs="u,hessian(u)", threads=1)
+    x = np.random.default_rng(4).uniform(0, 1, (100_000, 2)).astype(np.float32)
+    assert gil_free_during(lambda: prog(x))
+
+
+def test_jax_large_result():
+    jax = pytest.importorskip("jax")
+    prog = ddx.compile(SPEC, derivs="u,u_t,u_x,u_xx")
+    x = np.random.default_rng(5).uniform(-1, 1, (100_000, 2)).astype(np.float32)  # 1.6 MB out: DLPack path
+    r = prog(jax.numpy.asarray(x))
+    assert isinstance(r, jax.Array) and r.shape == (100_000, 4)
+    np.testing.assert_allclose(np.asarray(r), closed_form(x.astype(np.float64)), rtol=2e-5, atol=2e-6)
