@@ -57,6 +57,8 @@ def _torch_call(prog: "Program", x: Any, out: Any, copy: bool) -> Any:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"unsupported points type {type(x).__name__}")
     if not x.is_cpu:
+        if x.device.type != "cuda":
+            raise _errors.DeviceError(f"points: torch tensors on '{x.device.type}' are not supported (cpu or cuda)")
         return _cuda_call(prog, x, out, copy)
     if x.requires_grad:  # read, not differentiated
         x = x.detach()

@@ -152,3 +152,9 @@ def test_torch_cuda_tensor():
     y = p(x)
     assert y.device == x.device
     np.testing.assert_allclose(y.cpu().numpy(), p(x.cpu().numpy()), rtol=1e-5, atol=1e-6)
+
+
+def test_torch_meta_tensor_is_refused(prog):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ddx.DeviceError, match="meta"):
+        prog(torch.empty(4, 2, device="meta"))
