@@ -1,7 +1,7 @@
 /* _ddx.c — the CPython extension under the `ddx` package: a model spec (or
  * ONNX bytes) plus a derivative list compiled into a program, evaluated on
  * buffers the caller owns. Deliberately small: array dispatch (numpy, torch,
- * JAX), conversions and documentation live in python/ddx/*.py; this file
+ * JAX), conversions and documentation live in python/ddx/ (Python); this file
  * only checks buffers strictly (so no Python-side mistake can make the
  * library read or write out of bounds) and releases the GIL around every
  * call into the library. The model and list parsing is ddx_tools' (the same
@@ -54,7 +54,6 @@ typedef struct {
     ddx_program *prog;
     int d, K;
     ddx_precision prec;
-    size_t es; /* bytes per element */
     PyObject *columns, *inputs, *orders;
 } ProgramObject;
 
@@ -68,15 +67,16 @@ static void program_dealloc(ProgramObject *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* A buffer of the program's dtype, C-contiguous, rows x width (or 1-D of
- * rows when width is 1). Returns rows, or -1 with an exception set. */
-static Py_ssize_t check_buffer(ProgramObject *self, Py_buffer *b, int width, const char *what) {
-    const char want = self->prec == DDX_F32 ? 'f' : 'd';
+/* A buffer of precision prec, C-contiguous, rows x width (or 1-D of rows
+ * when width is 1). Returns rows, or -1 with an exception set. */
+static Py_ssize_t check_buffer_as(ddx_precision prec, Py_buffer *b, int width, const char *what) {
+    const char want = prec == DDX_F32 ? 'f' : 'd';
+    const size_t es = prec == DDX_F32 ? sizeof(float) : sizeof(double);
     const char *f = b->format ? b->format : "B";
     if (*f == '<' || *f == '=' || *f == '@') f++;
-    if (f[0] != want || f[1] != 0 || (size_t)b->itemsize != self->es) {
+    if (f[0] != want || f[1] != 0 || (size_t)b->itemsize != es) {
         PyErr_Format(PyExc_ValueError, "%s: expected %s elements, got format '%s'", what,
-                     self->prec == DDX_F32 ? "float32" : "float64", b->format ? b->format : "B");
+                     prec == DDX_F32 ? "float32" : "float64", b->format ? b->format : "B");
         return -1;
     }
     if (!PyBuffer_IsContiguous(b, 'C')) {
@@ -93,6 +93,11 @@ static Py_ssize_t check_buffer(ProgramObject *self, Py_buffer *b, int width, con
         return -1;
     }
     return rows;
+}
+
+/* The same in the program's own precision. */
+static Py_ssize_t check_buffer(ProgramObject *self, Py_buffer *b, int width, const char *what) {
+    return check_buffer_as(self->prec, b, width, what);
 }
 
 /* eval(points, out): points (N x d) and out (N x K), both C-contiguous in
@@ -201,13 +206,8 @@ static PyObject *program_reference(ProgramObject *self, PyObject *args) {
         return NULL;
     }
     PyObject *ret = NULL;
-    ddx_precision keep = self->prec;
-    size_t keep_es = self->es;
-    self->prec = DDX_F64; /* check_buffer judges by these two */
-    self->es = 8;
-    Py_ssize_t n = check_buffer(self, &pb, self->d, "points"), m = n < 0 ? -1 : check_buffer(self, &ob, self->K, "out");
-    self->prec = keep;
-    self->es = keep_es;
+    Py_ssize_t n = check_buffer_as(DDX_F64, &pb, self->d, "points");
+    Py_ssize_t m = n < 0 ? -1 : check_buffer_as(DDX_F64, &ob, self->K, "out");
     if (n < 0 || m < 0) goto done;
     if (m != n) {
         PyErr_SetString(PyExc_ValueError, "out: row count differs from points");
@@ -380,7 +380,6 @@ static PyObject *mod_compile(PyObject *self, PyObject *args) {
     p->d = ddx_program_num_inputs(p->prog);
     p->K = ddx_program_num_outputs(p->prog);
     p->prec = ddx_program_precision(p->prog);
-    p->es = p->prec == DDX_F32 ? sizeof(float) : sizeof(double);
     p->inputs = str_tuple(ddx_graph_num_inputs(p->model.g), input_at, p->model.g);
     p->columns = str_tuple(p->cols.n, column_at, &p->cols);
     p->orders = PyTuple_New(p->cols.n);
