@@ -51,7 +51,7 @@ def train(net, steps):
     tb = torch.rand(64, 1, generator=gen)
     bc = torch.cat([torch.cat([tb, -torch.ones_like(tb)], 1), torch.cat([tb, torch.ones_like(tb)], 1)])
     for step in range(steps):
-        col = torch.rand(512, 2, generator=gen) * torch.tensor([1.0, 2.0]) - torch.tensor([0.0, 1.0])
+        col = torch.rand(256, 2, generator=gen) * torch.tensor([1.0, 2.0]) - torch.tensor([0.0, 1.0])
         loss = (residual_torch(net, col) ** 2).mean() + ((net(ic) + torch.sin(math.pi * x0)) ** 2).mean() \
             + (net(bc) ** 2).mean()
         opt.zero_grad()
