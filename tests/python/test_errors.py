@@ -112,6 +112,10 @@ def test_bad_options():
     with pytest.raises(ddx.InvalidArgumentError):
         ddx.compile("expr:x", derivs="u", threads=-1)
     assert ddx.compile("expr:x", derivs="u", precision=np.float64).precision == "float64"
+    import pathlib
+
+    p = ddx.compile(pathlib.Path(FIXTURES) / "burgers_torch.onnx", derivs=["u", "u_x"], inputs=("a", "x"))
+    assert p.inputs == ("a", "x") and p.columns == ("u", "u_x")
 
 
 def _have_gpu():
