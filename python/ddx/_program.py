@@ -30,6 +30,8 @@ from . import _errors
 
 def _numpy_call(prog: "Program", points: np.ndarray, out: Optional[np.ndarray], copy: bool) -> np.ndarray:
     if points.dtype != prog._dtype or not points.flags.c_contiguous:
+        if points.dtype.kind not in "fiub":  # complex, object, strings: no silent conversion
+            raise ValueError(f"points: expected real numbers, got dtype {points.dtype}")
         if not copy:
             raise ValueError(f"points: expected a C-contiguous {prog._dtype} array (copy=False), got "
                              f"{points.dtype}{'' if points.flags.c_contiguous else ', strided'}")

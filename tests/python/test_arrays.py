@@ -189,3 +189,24 @@ def test_jax_large_result():
     r = prog(jax.numpy.asarray(x))
     assert isinstance(r, jax.Array) and r.shape == (100_000, 4)
     np.testing.assert_allclose(np.asarray(r), closed_form(x.astype(np.float64)), rtol=2e-5, atol=2e-6)
+
+
+def test_concurrent_compiles():
+    """compile releases the GIL too; several at once must not interfere."""
+    specs = [("expr:sin(t)*exp(-x^2)", "u,u_t,u_x,u_xx"), ("mlp:2-32-1:tanh", "u,hessian(u)"),
+             ("expr:log(x+2)", "u,u_x,u_xx"), ("mlp:3-16-16-1:silu", "laplacian(u)")] * 3
+    serial = [ddx.compile(m, d, precision="float64") for m, d in specs]
+    got = [None] * len(specs)
+
+    def work(i):
+        got[i] = ddx.compile(*specs[i], precision="float64")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(specs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(serial, got):
+        x = np.random.default_rng(6).uniform(0, 1, (20, len(a.inputs)))
+        assert a.columns == b.columns
+        np.testing.assert_array_equal(a(x), b(x))

@@ -162,3 +162,11 @@ def test_torch_meta_tensor_is_refused(prog):
     torch = pytest.importorskip("torch")
     with pytest.raises(ddx.DeviceError, match="meta"):
         prog(torch.empty(4, 2, device="meta"))
+
+
+def test_non_real_points_are_refused(prog):
+    with pytest.raises(ValueError, match="real numbers"):
+        prog(np.zeros((3, 2), np.complex64))
+    with pytest.raises(ValueError, match="real numbers"):
+        prog(np.array([["a", "b"]]))
+    assert prog(np.ones((3, 2), np.int64)).shape == (3, 3)  # integers convert
