@@ -111,7 +111,10 @@ _TYPESTR = {np.dtype(np.float32): ("<f4", 4), np.dtype(np.float64): ("<f8", 8)}
 
 
 def _cai_pointer(obj: Any, what: str, rows: Optional[int], width: int, prog: "Program") -> Tuple[int, int]:
-    cai = obj.__cuda_array_interface__
+    cai = getattr(obj, "__cuda_array_interface__", None)
+    if not isinstance(cai, dict):
+        raise ValueError(f"{what}: expected CUDA memory (__cuda_array_interface__) like the points, "
+                         f"got {type(obj).__name__}")
     typestr, size = _TYPESTR[prog._dtype]
     shape = tuple(cai["shape"])
     if cai["typestr"] != typestr:
