@@ -6,7 +6,7 @@ import os
 import platform
 import statistics
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import numpy as np
 
