@@ -303,20 +303,12 @@ ddx_status ddx_model_export(const ddx_model *m, const char *dir, char *err, size
     return DDX_OK;
 }
 
-/* An .onnx model through the public importer, its output columns named
- * (u or u1..um) and also by position (out0, out1, ...). */
-ddx_status ddx_model_load_onnx(const char *path, const char *inputs, ddx_model *m, char *err, size_t cap) {
-    ddx_node outs[DDX_MAX_SYMBOLS];
-    char names[DDX_MAX_SYMBOLS][64];
-    int n = 0;
-    ddx_status st = ddx_graph_from_onnx_file(m->g, path, inputs, outs, DDX_MAX_SYMBOLS, &n, names);
-    if (st) {
-        snprintf(err, cap, "%s", ddx_graph_error(m->g));
-        return st;
-    }
+/* The output symbols of an imported ONNX model: each column under its
+ * model name and, where there is room and no clash, under out0, out1, ... */
+static ddx_status onnx_symbols(ddx_model *m, const ddx_node *outs, char (*names)[64], int n, const char *what,
+                               char *err, size_t cap) {
     for (int k = 0; k < n; k++)
         if (ddx_symtab_add(&m->outputs, names[k], outs[k])) goto oom;
-    /* positional aliases out0, out1, ... where there is room and no clash */
     for (int k = 0; k < n && m->outputs.n < DDX_MAX_SYMBOLS; k++) {
         char a[32];
         snprintf(a, sizeof a, "out%d", k);
@@ -326,6 +318,33 @@ ddx_status ddx_model_load_onnx(const char *path, const char *inputs, ddx_model *
     }
     return DDX_OK;
 oom:
-    snprintf(err, cap, "%s: out of memory", path);
+    snprintf(err, cap, "%s: out of memory", what);
     return DDX_ERR_OUT_OF_MEMORY;
+}
+
+/* An .onnx model through the public importer, its output columns named
+ * as above. */
+ddx_status ddx_model_load_onnx(const char *path, const char *inputs, ddx_model *m, char *err, size_t cap) {
+    ddx_node outs[DDX_MAX_SYMBOLS];
+    char names[DDX_MAX_SYMBOLS][64];
+    int n = 0;
+    ddx_status st = ddx_graph_from_onnx_file(m->g, path, inputs, outs, DDX_MAX_SYMBOLS, &n, names);
+    if (st) {
+        snprintf(err, cap, "%s", ddx_graph_error(m->g));
+        return st;
+    }
+    return onnx_symbols(m, outs, names, n, path, err, cap);
+}
+
+ddx_status ddx_model_load_onnx_data(const void *data, size_t size, const char *inputs, ddx_model *m, char *err,
+                                    size_t cap) {
+    ddx_node outs[DDX_MAX_SYMBOLS];
+    char names[DDX_MAX_SYMBOLS][64];
+    int n = 0;
+    ddx_status st = ddx_graph_from_onnx(m->g, data, size, inputs, outs, DDX_MAX_SYMBOLS, &n, names);
+    if (st) {
+        snprintf(err, cap, "%s", ddx_graph_error(m->g));
+        return st;
+    }
+    return onnx_symbols(m, outs, names, n, "onnx model", err, cap);
 }

@@ -24,6 +24,9 @@ typedef struct ddx_model {
  * output column under its model name (u, or u1..um for a width-m output)
  * and under its position (out0, out1, ...). */
 ddx_status ddx_model_load_onnx(const char *path, const char *inputs, ddx_model *m, char *err, size_t cap);
+/* Same from a serialized model in memory (e.g. torch.onnx.export to a buffer). */
+ddx_status ddx_model_load_onnx_data(const void *data, size_t size, const char *inputs, ddx_model *m, char *err,
+                                    size_t cap);
 ddx_status ddx_model_load(const char *spec, const char *inputs, ddx_model *m, char *err, size_t cap);
 void ddx_model_free(ddx_model *m);
 /* Writes W<i>.npy, b<i>.npy (float64) and manifest.json into dir. */

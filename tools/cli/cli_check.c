@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tools/array_io.h"
+#include "tools/check_tolerance.h"
 #include "tools/cli/cli.h"
 #include "tools/fd_reference.h"
 
@@ -20,22 +21,9 @@ static const char *HELP =
     "  over the column, F = 1e-3 in f64 and 1e-2 in f32.\n"
     "  Exit 1 when a column exceeds the tolerance of its derivative order.\n";
 
-/* Tolerances per derivative order: the finite-difference reference itself
- * is good to ~1e-9 at order 1 and ~1e-6 at order 4 in f64. */
-/* Floor of the relative error's denominator, as a fraction of the column's
- * largest |ref|: values near a zero crossing are judged against the column's
- * scale, which is what rounding is relative to. */
-double cli_rel_floor(ddx_precision p) { return p == DDX_F32 ? 1e-2 : 1e-3; }
-
-double cli_check_tolerance(ddx_precision p, int order) {
-    static const double f64[] = {1e-12, 1e-8, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e-1};
-    /* f32 order 0: an output summed over a deep network carries a few ulp of
-     * the column's scale (measured 2.3e-7 of max|u| for W1): 1e-5 of a 1e-3
-     * floor failed by rounding alone near zero crossings. */
-    static const double f32[] = {1e-4, 1e-4, 1e-3, 1e-2, 5e-2, 1e-1, 1e-1, 1e-1, 1e-1};
-    if (order > 8) order = 8;
-    return p == DDX_F64 ? f64[order] : f32[order];
-}
+/* The rules live in tools/check_tolerance.c (shared with the Python package). */
+double cli_rel_floor(ddx_precision p) { return ddx_check_rel_floor(p); }
+double cli_check_tolerance(ddx_precision p, int order) { return ddx_check_tolerance(p, order); }
 
 int cmd_check(int argc, char **argv) {
     if (cli_wants_help(argc, argv, HELP)) return 0;

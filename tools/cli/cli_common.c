@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tools/cli/cli.h"
+#include "tools/check_tolerance.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -153,10 +154,7 @@ void cli_job_free(cli_job *job) {
     memset(job, 0, sizeof *job);
 }
 
-int cli_node_order(const ddx_graph *g, ddx_node n) {
-    ddx_node_info info;
-    return ddx_node_get_info(g, n, &info) == DDX_OK ? info.order : 0;
-}
+int cli_node_order(const ddx_graph *g, ddx_node n) { return check_node_order(g, n); }
 
 double cli_uniform_at(uint64_t seed, int64_t i) {
     /* splitmix64: the i-th state is a fixed step times i past the seed */

@@ -1,0 +1,15 @@
+/* check_tolerance.h — how `ddx check` (and ddx.check in Python) judges a
+ * column against the float64 finite-difference reference: the tolerance of
+ * a derivative order and the floor of the relative error's denominator. */
+#ifndef DDX_CHECK_TOLERANCE_H
+#define DDX_CHECK_TOLERANCE_H
+#include "ddx.h"
+
+/* Tolerance on the relative error of a column of derivative order `order`. */
+double ddx_check_tolerance(ddx_precision p, int order);
+/* Floor of the relative error's denominator, a fraction of the column max. */
+double ddx_check_rel_floor(ddx_precision p);
+/* Derivative order (grad nesting) of a graph node; 0 for a bad node. */
+int check_node_order(const ddx_graph *g, ddx_node n);
+
+#endif
