@@ -23,6 +23,8 @@ extern "C" {
 #define DDX_VERSION_STRING "0.1.0"
 #define DDX_MAX_INPUTS 16 /* inputs of one graph (point dimension d) */
 #define DDX_MAX_ORDER 8   /* highest total derivative order */
+#define DDX_MAX_CUDA_DEVICES 16 /* devices one program splits a batch over */
+#define DDX_CUDA_ALL_DEVICES (-1) /* n_cuda_devices: every device there is */
 
 typedef enum ddx_status {
     DDX_OK = 0,
@@ -149,7 +151,16 @@ typedef struct ddx_compile_options {
     ddx_strategy strategy;   /* CUDA only */
     int tile_points;         /* CPU tile size; 0 = default */
     int num_threads;         /* CPU threads; 0 = all cores */
+    /* CUDA devices a host-memory batch is split over (driver ordinals, after
+     * CUDA_VISIBLE_DEVICES): 0 entries = device 0 alone; DDX_CUDA_ALL_DEVICES
+     * = every device; else the first n_cuda_devices of cuda_devices. Chunks
+     * are handed out dynamically; ddx_program_eval_device uses the first. */
+    int n_cuda_devices;
+    int cuda_devices[DDX_MAX_CUDA_DEVICES];
 } ddx_compile_options;
+
+/* CUDA devices the driver reports (0 without a driver, a device, or CUDA). */
+int ddx_cuda_device_count(void);
 
 void ddx_compile_options_default(ddx_compile_options *o);
 
