@@ -780,7 +780,7 @@ static ddx_status device_list(const ddx_cu_api *cu, const ddx_compile_options *o
         if (d < 0 || d >= count) {
             snprintf(err, cap, "device cuda:%d does not exist (this machine has %d CUDA device%s: 0..%d)", d, count,
                      count == 1 ? "" : "s", count - 1);
-            return DDX_ERR_NO_DEVICE;
+            return DDX_ERR_INVALID_ARG; /* a wrong request, not a machine without CUDA */
         }
         for (int j = 0; j < i; j++)
             if (list[j] == d) {
