@@ -383,7 +383,6 @@ static long long others_points(int dev) {
 static CUresult device_behaviour(int dev, long long n) {
     long long a, b;
     long long k = __atomic_add_fetch(&g_dev_launches[dev], 1, __ATOMIC_RELAXED);
-    if (env_pair("DDX_MOCK_FAIL", &a, &b) && a == dev && k == b) return CUDA_ERROR_LAUNCH_FAILED;
     if (env_pair("DDX_MOCK_HOLD", &a, &b) && k == 1) {
         /* the others start once the held device is in its first launch, so
          * it surely has a share; then it waits for them */
@@ -399,6 +398,7 @@ static CUresult device_behaviour(int dev, long long n) {
             __atomic_add_fetch(&g_violations, 1, __ATOMIC_RELAXED);
         }
     }
+    if (env_pair("DDX_MOCK_FAIL", &a, &b) && a == dev && k == b) return CUDA_ERROR_LAUNCH_FAILED;
     const char *us = getenv("DDX_MOCK_DEVICE_US");
     if (us && *us) {
         const char *p = us;

@@ -360,7 +360,7 @@ static void test_multi_dynamic(void **state) {
     unsetenv("DDX_MOCK_DEVICES");
 }
 
-/* Device 1's third launch fails: the call fails naming the device and the
+/* Device 1 fails mid-batch: the call fails naming the device and the
  * driver call, no thread is left running, the output is all NaN, and the
  * program works again afterwards. */
 static void test_multi_failure(void **state) {
@@ -378,7 +378,9 @@ static void test_multi_failure(void **state) {
         const size_t rsz = prec ? 8 : 4;
         char *pts = calloc((size_t)n * (size_t)c.d, rsz), *out = calloc((size_t)n * (size_t)c.ncols, rsz);
         mock_reset();
-        setenv("DDX_MOCK_FAIL", "1:3", 1);
+        /* device 1 surely has a grain and fails once the others are 20000 points in */
+        setenv("DDX_MOCK_HOLD", "1:20000", 1);
+        setenv("DDX_MOCK_FAIL", "1:1", 1);
         assert_int_equal(ddx_program_eval(p, pts, n, out), DDX_ERR_DEVICE);
         printf("failure: %s\n", ddx_program_error(p));
         assert_non_null(strstr(ddx_program_error(p), "device cuda:1 (ddx mock device 1): cuLaunchKernel("));
@@ -389,6 +391,7 @@ static void test_multi_failure(void **state) {
             if (!isnan(v)) fail_msg("element %lld is %g after a failed run, not NaN", (long long)i, v);
         }
         unsetenv("DDX_MOCK_FAIL");
+        unsetenv("DDX_MOCK_HOLD");
         multi_run_check(p, &c, (ddx_precision)prec, n);
         free(pts);
         free(out);
