@@ -1,0 +1,23 @@
+# cmake/mpi.cmake — ddx-mpi (tools/mpi: the eval contract over MPI ranks)
+# and its tests, built when CMake finds an MPI C library (Debian:
+# libopenmpi-dev + openmpi-bin; tests/ci/mpi.sh installs them in CI).
+find_package(MPI COMPONENTS C QUIET)
+if(NOT MPI_C_FOUND)
+  message(STATUS "ddx: MPI not found, ddx-mpi is not built (apt-get install libopenmpi-dev openmpi-bin)")
+  return()
+endif()
+message(STATUS "ddx: MPI found (${MPI_C_LIBRARY_VERSION_STRING}), building ddx-mpi")
+# cli_common.c: the same option parsing and model setup as `ddx`
+add_executable(ddx-mpi ${CMAKE_SOURCE_DIR}/tools/mpi/ddx_mpi.c ${CMAKE_SOURCE_DIR}/tools/mpi/npy_slice.c
+               ${CMAKE_SOURCE_DIR}/tools/cli/cli_common.c)
+target_include_directories(ddx-mpi PRIVATE ${CMAKE_SOURCE_DIR})
+target_compile_options(ddx-mpi PRIVATE ${DDX_WARN} -O2)
+target_link_libraries(ddx-mpi PRIVATE ddx_tools MPI::MPI_C)
+find_program(DDX_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+if(DDX_MPIEXEC)
+  add_test(NAME mpi_test_mpi COMMAND bash ${CMAKE_SOURCE_DIR}/tests/mpi/test_mpi.sh $<TARGET_FILE:ddx-mpi>
+                                     $<TARGET_FILE:ddx> ${DDX_MPIEXEC})
+  # Open MPI allocates memory it never frees: only the leak checker is told
+  set_tests_properties(mpi_test_mpi PROPERTIES TIMEOUT 300 ENVIRONMENT
+    "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/mpi/lsan.supp:print_suppressions=0")
+endif()
