@@ -15,8 +15,13 @@ target_compile_options(ddx-mpi PRIVATE ${DDX_WARN} -O2)
 target_link_libraries(ddx-mpi PRIVATE ddx_tools MPI::MPI_C)
 find_program(DDX_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
 if(DDX_MPIEXEC)
+  # with the CUDA tests, the mock driver lets the script run GPU ranks too
+  set(_ddx_mpi_mock "")
+  if(TARGET ddx_cuda_mock)
+    set(_ddx_mpi_mock $<TARGET_FILE:ddx_cuda_mock>)
+  endif()
   add_test(NAME mpi_test_mpi COMMAND bash ${CMAKE_SOURCE_DIR}/tests/mpi/test_mpi.sh $<TARGET_FILE:ddx-mpi>
-                                     $<TARGET_FILE:ddx> ${DDX_MPIEXEC})
+                                     $<TARGET_FILE:ddx> ${DDX_MPIEXEC} ${_ddx_mpi_mock})
   # Open MPI allocates memory it never frees: only the leak checker is told
   set_tests_properties(mpi_test_mpi PROPERTIES TIMEOUT 300 ENVIRONMENT
     "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/mpi/lsan.supp:print_suppressions=0")

@@ -4,7 +4,10 @@
 # f32 and f64, a converted input), refuses what `ddx eval` refuses, and a
 # failing rank (bad file, truncated file, a file of another length), an
 # unwritable output folder or a CSV gives one line, a non-zero exit and no
-# output file. Usage: test_mpi.sh path/to/ddx-mpi path/to/ddx [mpirun]
+# output file. With the CUDA mock driver (tests/cuda_mock_driver.c) the GPU
+# path too: ranks dealt over a node's devices, one rank on all of them, a
+# device failing mid-stream. Usage:
+#   test_mpi.sh path/to/ddx-mpi path/to/ddx [mpirun [path/to/libddx_cuda_mock.so]]
 #
 # Open MPI in a container, as root, 2 cores: OMPI_ALLOW_RUN_AS_ROOT(+_CONFIRM)
 # lets root run jobs, --oversubscribe lets 3 ranks share 2 cores, the
@@ -16,6 +19,7 @@ set -u
 MPI=${1:?usage: test_mpi.sh path/to/ddx-mpi path/to/ddx [mpirun]}
 DDX=${2:?usage: test_mpi.sh path/to/ddx-mpi path/to/ddx [mpirun]}
 MPIRUN=${3:-mpirun}
+MOCK=${4:-}
 MPI=$(realpath "$MPI") DDX=$(realpath "$DDX")
 . "$(cd "$(dirname "$0")/../cli" && pwd)/lib/harness.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -64,6 +68,15 @@ for R in 2 3; do
         done
     done
 done
+# small blocks: several rounds, and ranks with different numbers of blocks (501 vs 500 rows in 250s)
+for R in 2 3; do
+    "$DDX" eval --model $M --derivs "$L" --points p1001.npy --out ref.npy --device cpu 2>/dev/null &&
+        run -n $R "$MPI" eval --model $M --derivs "$L" --points p1001.npy --out out.npy --block-rows 250 &&
+        cmp -s ref.npy out.npy && ok || bad "R=$R --block-rows 250"
+    rm -f out.npy
+done
+expect_fail "bad --block-rows" "--block-rows: expected a positive count" \
+    run -n 2 "$MPI" eval --model $M --derivs u --points p1001.npy --out out.npy --block-rows 0
 # a 1-column (N,) input, an expression model, and the CPU thread option
 "$DDX" eval --model 'expr:sin(x)*exp(x)' --derivs u,u_x,u_xx --points x.npy --out ref.npy --precision f64 --device cpu 2>/dev/null &&
     run -n 2 "$MPI" eval --model 'expr:sin(x)*exp(x)' --derivs u,u_x,u_xx --points x.npy --out out.npy --precision f64 \
@@ -120,6 +133,24 @@ run -n 3 "$MPI" bench --model $M --derivs u,u_xx --n 30001 --repeat 2 >b.txt 2>&
 run -n 2 "$MPI" bench --model $M --derivs u --n-per-rank 5000 --repeat 1 --precision f64 >b.txt 2>&1 &&
     grep -q "N = 10000 (weak" b.txt && grep -q "balance" b.txt && ok || bad "bench weak: $(cat b.txt)"
 run -n 1 "$MPI" --help | grep -q "usage: mpirun -n R ddx-mpi eval" && ok || bad "help"
+
+# --- GPU ranks through the mock driver (results are its per-row pattern, the same for ddx and ddx-mpi) ---
+if [ -n "$MOCK" ]; then
+    G=(env DDX_CUDA_DRIVER="$MOCK" DDX_MOCK_DEVICES=2 DDX_MOCK_D=2 DDX_MOCK_K=2 DDX_MOCK_RSZ=4 DDX_CACHE_DIR="$T/kc")
+    "${G[@]}" "$DDX" eval --model $M --derivs u,u_x --points p1001.npy --out ref.npy --device cuda 2>/dev/null || bad "mock ddx eval"
+    "${G[@]}" timeout 120 "$MPIRUN" -q --oversubscribe -n 3 "$MPI" eval --model $M --derivs u,u_x --points p1001.npy \
+        --out out.npy --device cuda --block-rows 100 && cmp -s ref.npy out.npy && ok || bad "mock: 3 ranks on 2 devices"
+    rm -f out.npy
+    "${G[@]}" timeout 120 "$MPIRUN" -q --oversubscribe -n 1 "$MPI" eval --model $M --derivs u,u_x --points p1001.npy \
+        --out out.npy --device cuda:all && cmp -s ref.npy out.npy && ok || bad "mock: one rank on both devices"
+    rm -f out.npy
+    "${G[@]}" timeout 120 "$MPIRUN" -q --oversubscribe -n 2 "$MPI" bench --model $M --derivs u,u_x --n 5000 --repeat 1 \
+        --device cuda >b.txt 2>&1 && grep -qE '^ +1 +0 +cuda:1 ' b.txt && ok || bad "mock bench: $(cat b.txt)"
+    expect_fail "a device failing mid-stream" "rank 1 of 3: cuda:1: eval: cuLaunchKernel(.*CUDA_ERROR_LAUNCH_FAILED" \
+        "${G[@]}" DDX_MOCK_FAIL=1:3 timeout 120 "$MPIRUN" -q --oversubscribe -n 3 "$MPI" eval --model $M --derivs u,u_x \
+        --points p1001.npy --out out.npy --device cuda --block-rows 100
+    [ ! -e out.npy ] && ! ls ./*.tmp >/dev/null 2>&1 && ok || bad "a failed GPU job left a file"
+fi
 
 echo "test_mpi: $pass passed, $fail failed"
 [ $fail -eq 0 ]

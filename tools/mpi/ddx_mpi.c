@@ -40,14 +40,15 @@ typedef struct mpi_ctx {
 static const char *HELP =
     "usage: mpirun -n R ddx-mpi eval --model SPEC --derivs LIST --points IN.npy --out OUT.npy\n"
     "                   [--inputs t,x] [--device auto|cpu|cuda|cuda:all|cuda:0,2] [--precision f32|f64]\n"
-    "                   [--threads T] [--strategy auto|fused|cublas]\n"
+    "                   [--threads T] [--strategy auto|fused|cublas] [--block-rows B]\n"
     "       mpirun -n R ddx-mpi bench --model SPEC --derivs LIST [--n N | --n-per-rank M] [--repeat K]\n"
     "                   [--device ...] [--precision f32|f64] [--threads T]\n"
     "  eval: each rank reads only its rows of IN (.npy only: a CSV has no row offsets), evaluates\n"
     "        them on its node-local device and writes them into OUT with MPI-IO; OUT equals what\n"
     "        `ddx eval` writes. A rank's GPUs: the node's devices (or the --device list) dealt\n"
     "        round-robin over the node's ranks; on the CPU, threads = cores / ranks on the node\n"
-    "        (or the cores mpirun bound the rank to), unless --threads.\n"
+    "        (or the cores mpirun bound the rank to), unless --threads. A rank streams its rows in\n"
+    "        blocks of B (default 2^22): block k is written while block k+1 is read and evaluated.\n"
     "  bench: N uniform points (default 2^20; --n-per-rank M: M per rank, weak scaling) split over\n"
     "        the ranks; prints aggregate points/s and every rank's rows, time and rate.\n";
 
@@ -197,36 +198,67 @@ static void slice(int64_t n, int r, int R, int64_t *lo, int64_t *hi) {
 
 /* ---- eval --------------------------------------------------------------------------------- */
 
-/* Writes this rank's rows at their offset with collective MPI-IO, in
- * rounds of at most 1 GiB (MPI counts are int); 0 on success. */
-static int write_rows(const char *tmp, int64_t off0, const char *data, int64_t rows,
-                      size_t row_b, char *err, size_t cap) {
-    MPI_File fh;
-    int ok = 1, rc = MPI_File_open(MPI_COMM_WORLD, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
+/* The rank's rows in blocks: block k is read (pread), evaluated, and then
+ * written with a non-blocking collective write that proceeds while block
+ * k+1 is read and evaluated (two output buffers). Every rank takes part in
+ * every round (a rank with fewer blocks writes 0 rows), and a failure on
+ * any rank stops all of them at the same round, so the collectives always
+ * match. Memory: one block of points and two of outputs, not the slice.
+ * 0 on success, else the first problem in err. */
+static int stream_blocks(const char *tmp, int fd, const char *path, const npy_info *info, ddx_program *prog,
+                         const char *dev, ddx_precision prec, int64_t lo, int64_t mine, int64_t block, int64_t hdr,
+                         char *err, size_t cap) {
+    const int d = info->cols, K = ddx_program_num_outputs(prog);
+    const size_t rsz = prec == DDX_F32 ? 4 : 8, row_b = (size_t)K * rsz;
+    const int64_t max_rows = ((int64_t)1 << 30) / (int64_t)row_b; /* MPI counts are int; 1 GiB per call */
+    if (block > max_rows) block = max_rows > 0 ? max_rows : 1;
+    int64_t nb = (mine + block - 1) / block, rounds;
+    MPI_Allreduce(&nb, &rounds, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
     char es[MPI_MAX_ERROR_STRING];
-    int el;
+    int el, ok = 1, all;
+    MPI_File fh;
+    int rc = MPI_File_open(MPI_COMM_WORLD, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
     if (rc != MPI_SUCCESS) {
         MPI_Error_string(rc, es, &el);
         setf(err, cap, "MPI_File_open(%s): %s", tmp, es);
-        return -1; /* collective: every rank failed it or none */
+        ok = 0;
     }
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all) return ok ? (setf(err, cap, "MPI_File_open failed on another rank"), -1) : -1;
+    const int64_t brows = mine < block ? (mine ? mine : 1) : block;
+    void *pts = malloc((size_t)brows * (size_t)d * rsz), *out[2] = {malloc((size_t)brows * row_b), NULL};
+    out[1] = rounds > 1 ? malloc((size_t)brows * row_b) : NULL;
+    if (!pts || !out[0] || (rounds > 1 && !out[1]))
+        ok = 0, setf(err, cap, "out of memory for a block of %" PRId64 " rows", brows);
     MPI_Datatype row;
     MPI_Type_contiguous((int)row_b, MPI_BYTE, &row);
     MPI_Type_commit(&row);
-    const int64_t per = ((int64_t)1 << 30) / (int64_t)row_b > 0 ? ((int64_t)1 << 30) / (int64_t)row_b : 1;
-    int64_t mine = (rows + per - 1) / per, rounds;
-    MPI_Allreduce(&mine, &rounds, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Request req = MPI_REQUEST_NULL;
     for (int64_t k = 0; k < rounds; k++) {
-        int64_t r0 = k * per, cnt = rows - r0 < per ? rows - r0 : per;
-        if (cnt < 0 || !ok) cnt = 0;
-        MPI_Status stt;
-        rc = MPI_File_write_at_all(fh, (MPI_Offset)(off0 + r0 * (int64_t)row_b), data + (size_t)r0 * row_b,
-                                   (int)cnt, row, &stt);
+        const int64_t r0 = k * block;
+        int64_t cnt = r0 < mine ? (mine - r0 < block ? mine - r0 : block) : 0;
+        void *ob = out[k % 2];
+        if (ok && cnt) {
+            ok = npy_read_rows(fd, path, info, lo + r0, cnt, prec, pts, err, cap) == 0;
+            if (ok && ddx_program_eval(prog, pts, cnt, ob) != DDX_OK)
+                ok = 0, setf(err, cap, "%s: %s", dev, ddx_program_error(prog));
+        }
+        MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        if (!all) break; /* every rank leaves at this round */
+        rc = MPI_Wait(&req, MPI_STATUS_IGNORE); /* block k-1 is on its way to the file */
+        if (rc == MPI_SUCCESS)
+            rc = MPI_File_iwrite_at_all(fh, (MPI_Offset)(hdr + (lo + r0) * (int64_t)row_b), ob, (int)cnt, row, &req);
         if (rc != MPI_SUCCESS && ok) {
             MPI_Error_string(rc, es, &el);
-            setf(err, cap, "MPI_File_write_at_all(%s): %s", tmp, es);
+            setf(err, cap, "MPI_File_iwrite_at_all(%s): %s", tmp, es);
             ok = 0;
         }
+    }
+    rc = MPI_Wait(&req, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS && ok) {
+        MPI_Error_string(rc, es, &el);
+        setf(err, cap, "writing %s: %s", tmp, es);
+        ok = 0;
     }
     rc = MPI_File_sync(fh);
     if (rc != MPI_SUCCESS && ok) {
@@ -241,14 +273,34 @@ static int write_rows(const char *tmp, int64_t off0, const char *data, int64_t r
         ok = 0;
     }
     MPI_Type_free(&row);
+    free(pts);
+    free(out[0]);
+    free(out[1]);
     return ok ? 0 : -1;
+}
+
+/* Takes `--name N` (a positive count) out of argv for ddx-mpi's own options;
+ * returns def when absent, -1 when malformed. */
+static int64_t take_count(int *argc, char **argv, const char *name, int64_t def) {
+    int64_t v = def;
+    for (int i = 0; i < *argc; i++)
+        if (!strcmp(argv[i], name)) {
+            char *end = NULL;
+            v = i + 1 < *argc ? strtoll(argv[i + 1], &end, 10) : -1;
+            if (v < 1 || !end || *end) v = -1;
+            int drop = i + 1 < *argc ? 2 : 1;
+            memmove(argv + i, argv + i + drop, sizeof(char *) * (size_t)(*argc - i - drop));
+            *argc -= drop;
+            break;
+        }
+    return v;
 }
 
 static int mpi_eval(const mpi_ctx *m, int argc, char **argv) {
     cli_opts o;
+    const int64_t block_rows = take_count(&argc, argv, "--block-rows", (int64_t)1 << 22);
     char err[768] = "";
     cli_job job = {0};
-    void *pts = NULL, *out = NULL;
     char tmp[4096] = "";
     int fd = -1, rc = 1, made_tmp = 0;
     int ok = parse_quiet(m, argc, argv, "model derivs points out inputs device precision strategy threads tile", &o) == 0;
@@ -258,6 +310,7 @@ static int mpi_eval(const mpi_ctx *m, int argc, char **argv) {
         if (ok && m->rank == 0) fprintf(stderr, "ddx-mpi eval: some ranks were given options that do not parse\n");
         return 2;
     }
+    if (!all_ok(m, block_rows > 0, "--block-rows: expected a positive count")) return 2;
     ok = 1;
     if (!o.points) ok = 0, setf(err, sizeof err, "--points is required");
     else if (!o.out) ok = 0, setf(err, sizeof err, "--out is required");
@@ -287,7 +340,6 @@ static int mpi_eval(const mpi_ctx *m, int argc, char **argv) {
     int64_t lo, hi;
     slice(n, m->rank, m->size, &lo, &hi);
     const int64_t mine = hi - lo;
-    const size_t rsz = o.precision == DDX_F32 ? 4 : 8;
 
     /* rank 0: the header under a temporary name in the output's folder,
      * first, so that an unwritable folder fails before the work */
@@ -312,15 +364,8 @@ static int mpi_eval(const mpi_ctx *m, int argc, char **argv) {
     char dev[128];
     ok = compile_rank(m, &o, &job, dev, sizeof dev, err, sizeof err) == 0;
     if (!all_ok(m, ok, err)) goto done;
-    pts = malloc(rsz * (size_t)(mine ? mine : 1) * (size_t)d);
-    out = malloc(rsz * (size_t)(mine ? mine : 1) * (size_t)K);
-    if (!pts || !out) ok = 0, setf(err, sizeof err, "out of memory for %" PRId64 " rows", mine);
-    if (ok) ok = npy_read_rows(fd, o.points, &info, lo, mine, o.precision, pts, err, sizeof err) == 0;
-    if (ok && mine && ddx_program_eval(job.prog, pts, mine, out) != DDX_OK)
-        ok = 0, setf(err, sizeof err, "%s: %s", dev, ddx_program_error(job.prog));
-    if (!all_ok(m, ok, err)) goto done;
-
-    ok = write_rows(tmp, (int64_t)hlen + lo * K * (int64_t)rsz, out, mine, (size_t)K * rsz, err, sizeof err) == 0;
+    ok = stream_blocks(tmp, fd, o.points, &info, job.prog, dev, o.precision, lo, mine, block_rows, (int64_t)hlen,
+                       err, sizeof err) == 0;
     if (!all_ok(m, ok, err)) goto done;
     ok = 1;
     if (m->rank == 0 && rename(tmp, o.out) != 0)
@@ -332,8 +377,6 @@ static int mpi_eval(const mpi_ctx *m, int argc, char **argv) {
 done:
     if (made_tmp) unlink(tmp); /* a failed job leaves no file claiming to be complete */
     if (fd >= 0) close(fd);
-    free(pts);
-    free(out);
     cli_job_free(&job);
     return rc;
 }
@@ -347,25 +390,14 @@ static int cmp_double(const void *a, const void *b) {
 
 static int mpi_bench(const mpi_ctx *m, int argc, char **argv) {
     /* --n-per-rank is ddx-mpi's own; the rest are ddx bench's */
-    int64_t per_rank = 0;
-    char **args = malloc(sizeof(char *) * (size_t)(argc + 1));
-    int nargs = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--n-per-rank") && i + 1 < argc) {
-            per_rank = atoll(argv[++i]);
-            if (per_rank < 1) per_rank = -1;
-        } else {
-            args[nargs++] = argv[i];
-        }
-    }
+    const int64_t per_rank = take_count(&argc, argv, "--n-per-rank", 0);
     cli_opts o;
     char err[768] = "";
     cli_job job = {0};
     void *pts = NULL, *out = NULL;
     double *times = NULL;
     int rc = 1;
-    int ok = parse_quiet(m, nargs, args, "model derivs n device precision strategy repeat threads tile", &o) == 0, all;
-    free(args);
+    int ok = parse_quiet(m, argc, argv, "model derivs n device precision strategy repeat threads tile", &o) == 0, all;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!all) return 2;
     if (!all_ok(m, per_rank >= 0, "--n-per-rank: expected a positive count")) return 2;
