@@ -283,8 +283,7 @@ static void test_multi_device(void **state) {
         /* one NVRTC build: the other devices load the cached binary */
         assert_non_null(strstr(buf, "kernel fused for sm_90: memory cache"));
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) multi_run_check(p, &c, (ddx_precision)prec, sizes[k]);
-        /* every device took part in the big batch */
-        for (int d = 0; d < 3; d++) assert_true(mock_points(d) > 0);
+        /* (which device took how much is timing: test_multi_dynamic makes it deterministic) */
         ddx_program_free(p);
         assert_int_equal(mock_retained(1), 0);
         assert_int_equal(mock_retained(2), 0);
@@ -300,8 +299,7 @@ static void test_multi_device(void **state) {
         ddx_program *p;
         assert_int_equal(compile_multi(&c, DDX_F32, DDX_STRATEGY_AUTO, 2, list, &p), DDX_OK);
         multi_run_check(p, &c, DDX_F32, 100003);
-        assert_int_equal(mock_points(1), 0);
-        assert_true(mock_points(0) > 0 && mock_points(2) > 0);
+        assert_int_equal(mock_points(1), 0); /* not listed */
         ddx_program_free(p);
         ddx_graph_free(c.g);
     }
