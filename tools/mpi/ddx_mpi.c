@@ -350,7 +350,7 @@ static int mpi_eval(const mpi_ctx *m, int argc, char **argv) {
     snprintf(tmp, sizeof tmp, "%s.ddx-mpi-%ld.tmp", o.out, pid);
     ok = 1;
     if (m->rank == 0) {
-        int t = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        int t = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666); /* as fopen: the umask decides */
         if (t < 0) {
             ok = 0;
             setf(err, sizeof err, "--out %s: cannot create %s: %s", o.out, tmp, strerror(errno));
