@@ -74,7 +74,6 @@ typedef struct cuda_state {
      * peers[] the others' (see "several devices" below) */
     struct cuda_state **peers;
     int n_peers;
-    int64_t last_points; /* points this device took in the last multi-device run */
 } cuda_state;
 
 /* ---- strategy ------------------------------------------------------------------ */
@@ -840,7 +839,6 @@ typedef struct multi_job {
     int *failures;    /* shared: devices failed so far (stops the hand-out) */
     int fail_order;   /* 1 for the first device to fail, ... */
     ddx_status st;
-    int64_t points;   /* rows this device evaluated */
     char err[400];
 } multi_job;
 
@@ -858,12 +856,10 @@ static void *multi_worker(void *arg) {
             st = run_host(s, j->p, j->pts + (size_t)row0 * in_row, np, j->out + (size_t)row0 * out_row, j->err,
                           sizeof j->err);
             if (st) break;
-            j->points += np;
         }
         pop_ctx(s);
     }
     if (st) j->fail_order = __atomic_add_fetch(j->failures, 1, __ATOMIC_ACQ_REL);
-    s->last_points = j->points;
     pthread_mutex_unlock(&s->lock);
     j->st = st;
     return NULL;
