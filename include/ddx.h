@@ -35,6 +35,8 @@ extern "C" {
 #define DDX_VERSION_STRING "0.1.0"
 #define DDX_MAX_INPUTS 16 /* inputs of one graph (point dimension d) */
 #define DDX_MAX_ORDER 8   /* highest total derivative order */
+#define DDX_MAX_CUDA_DEVICES 16 /* devices one program splits a batch over */
+#define DDX_CUDA_ALL_DEVICES (-1) /* n_cuda_devices: every device there is */
 
 typedef enum ddx_status {
     DDX_OK = 0,
@@ -207,7 +209,16 @@ typedef struct ddx_compile_options {
     int cuda_chunk_points;   /* most points per streamed chunk of host data */
     int cuda_max_threads;    /* cap on the fused kernel's threads per block, 32..256 */
     int cuda_tile_points;    /* the fused kernel's points per block: a power of two, 4..128 */
+    /* CUDA devices a host-memory batch is split over (driver ordinals, after
+     * CUDA_VISIBLE_DEVICES): 0 entries = device 0 alone; DDX_CUDA_ALL_DEVICES
+     * = every device; else the first n_cuda_devices of cuda_devices. Chunks
+     * are handed out dynamically; ddx_program_eval_device uses the first. */
+    int n_cuda_devices;
+    int cuda_devices[DDX_MAX_CUDA_DEVICES];
 } ddx_compile_options;
+
+/* CUDA devices the driver reports (0 without a driver, a device, or CUDA). */
+DDX_API int ddx_cuda_device_count(void);
 
 DDX_API void ddx_compile_options_default(ddx_compile_options *o);
 

@@ -5,7 +5,10 @@
  * pinned memory, and writes a pattern the test checks per row. Covered:
  * strategy and prepare, the chunked two-stream pipeline with ragged tails,
  * per-channel GEMMs on partial chunks, the out-of-memory halving and its
- * final error, the device-pointer entry, context push/pop balance. Kernel
+ * final error, the device-pointer entry, context push/pop balance; and the
+ * split over several devices (each its own context, memory and streams; a
+ * slow device held back while the others take the batch; a device failing
+ * mid-batch). Kernel
  * arithmetic is test_cuda_emulate's job; real timing and concurrency need
  * the GPU (test_cuda_gpu). */
 #include <dlfcn.h>
@@ -32,6 +35,21 @@ static long mock_violations(void) {
 static int mock_ctx_depth(void) {
     int (*f)(void) = (int (*)(void))dlsym(g_mock, "ddx_mock_ctx_depth");
     return f ? f() : -1;
+}
+
+static long long mock_points(int dev) {
+    long long (*f)(int) = (long long (*)(int))dlsym(g_mock, "ddx_mock_device_points");
+    return f ? f(dev) : -1;
+}
+
+static void mock_reset(void) {
+    void (*f)(void) = (void (*)(void))dlsym(g_mock, "ddx_mock_reset_counters");
+    if (f) f();
+}
+
+static int mock_retained(int dev) {
+    int (*f)(int) = (int (*)(int))dlsym(g_mock, "ddx_mock_retained");
+    return f ? f(dev) : -1;
 }
 
 static void set_int(const char *name, long long v) {
@@ -224,6 +242,171 @@ static void test_device_entry(void **state) {
     }
 }
 
+/* ---- several devices ---- */
+
+static ddx_status compile_multi(cuda_case *c, ddx_precision prec, ddx_strategy strat, int n, const int *list,
+                                ddx_program **p) {
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    o.device = DDX_DEVICE_CUDA;
+    o.precision = prec;
+    o.strategy = strat;
+    o.cuda_chunk_points = g_chunk;
+    o.n_cuda_devices = n;
+    for (int i = 0; i < n; i++) o.cuda_devices[i] = list[i];
+    *p = NULL;
+    return ddx_compile(c->g, c->outs, c->nouts, &o, p);
+}
+
+/* Runs n points and checks every row, and that the devices together
+ * launched each point exactly once. */
+static void multi_run_check(ddx_program *p, const cuda_case *c, ddx_precision prec, int64_t n) {
+    mock_reset();
+    run_and_check(p, c, prec, n, 1);
+    long long sum = 0;
+    for (int d = 0; d < 16; d++) sum += mock_points(d);
+    if (sum != n) fail_msg("n=%lld: the devices launched %lld points", (long long)n, sum);
+}
+
+static void test_multi_device(void **state) {
+    (void)state;
+    setenv("DDX_MOCK_DEVICES", "3", 1);
+    setenv("DDX_MOCK_DEVICE_US", "0,300,50", 1); /* three speeds */
+    static const int64_t sizes[] = {1, 31, 1000, 4097, 100003};
+    for (int prec = 0; prec < 2; prec++) {
+        cuda_case c;
+        cuda_case_build(CASE_W1, &c);
+        mock_geometry(&c, (ddx_precision)prec);
+        g_chunk = 512;
+        ddx_program *p;
+        assert_int_equal(compile_multi(&c, (ddx_precision)prec, DDX_STRATEGY_AUTO, DDX_CUDA_ALL_DEVICES, NULL, &p),
+                         DDX_OK);
+        char buf[8192];
+        ddx_program_describe(p, buf, sizeof buf);
+        if (prec == 0) printf("%s", buf);
+        assert_non_null(strstr(buf, "batches split over 3 devices (cuda:0,1,2)"));
+        assert_non_null(strstr(buf, "device cuda:2: ddx mock device 2"));
+        /* one NVRTC build: the other devices load the cached binary */
+        assert_non_null(strstr(buf, "kernel fused for sm_90: memory cache"));
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) multi_run_check(p, &c, (ddx_precision)prec, sizes[k]);
+        /* (which device took how much is timing: test_multi_dynamic makes it deterministic) */
+        ddx_program_free(p);
+        assert_int_equal(mock_retained(1), 0);
+        assert_int_equal(mock_retained(2), 0);
+        ddx_graph_free(c.g);
+    }
+    /* wide path, a list in another order, partial chunks */
+    {
+        cuda_case c;
+        cuda_case_build(CASE_W3, &c);
+        mock_geometry(&c, DDX_F32);
+        g_chunk = 1000;
+        static const int list[] = {2, 0};
+        ddx_program *p;
+        assert_int_equal(compile_multi(&c, DDX_F32, DDX_STRATEGY_AUTO, 2, list, &p), DDX_OK);
+        multi_run_check(p, &c, DDX_F32, 100003);
+        assert_int_equal(mock_points(1), 0); /* not listed */
+        ddx_program_free(p);
+        ddx_graph_free(c.g);
+    }
+    /* one device other than 0 */
+    {
+        cuda_case c;
+        cuda_case_build(CASE_W1, &c);
+        mock_geometry(&c, DDX_F32);
+        static const int one[] = {1};
+        ddx_program *p;
+        assert_int_equal(compile_multi(&c, DDX_F32, DDX_STRATEGY_AUTO, 1, one, &p), DDX_OK);
+        char buf[4096];
+        ddx_program_describe(p, buf, sizeof buf);
+        assert_non_null(strstr(buf, "device cuda:1: ddx mock device 1"));
+        multi_run_check(p, &c, DDX_F32, 5000);
+        assert_int_equal(mock_points(1), 5000);
+        ddx_program_free(p);
+        assert_int_equal(mock_retained(1), 0);
+        /* bad lists */
+        static const int missing[] = {0, 5}, twice[] = {1, 1};
+        assert_int_equal(compile_multi(&c, DDX_F32, DDX_STRATEGY_AUTO, 2, missing, &p), DDX_ERR_INVALID_ARG);
+        printf("missing device: %s\n", ddx_graph_error(c.g));
+        assert_non_null(strstr(ddx_graph_error(c.g), "device cuda:5 does not exist (this machine has 3 CUDA devices"));
+        ddx_graph_clear_error(c.g);
+        assert_int_equal(compile_multi(&c, DDX_F32, DDX_STRATEGY_AUTO, 2, twice, &p), DDX_ERR_INVALID_ARG);
+        assert_non_null(strstr(ddx_graph_error(c.g), "device cuda:1 is listed twice"));
+        ddx_graph_free(c.g);
+    }
+    assert_int_equal(mock_violations(), 0);
+    g_chunk = 0;
+    unsetenv("DDX_MOCK_DEVICE_US");
+    unsetenv("DDX_MOCK_DEVICES");
+}
+
+/* Device 1 stalls on its first launch until the others have launched 80000
+ * of 100003 points: a static split (66669 for the other two) never gets
+ * there and the mock reports it; the dynamic hand-out does. */
+static void test_multi_dynamic(void **state) {
+    (void)state;
+    setenv("DDX_MOCK_DEVICES", "3", 1);
+    setenv("DDX_MOCK_HOLD", "1:80000", 1);
+    g_chunk = 512;
+    cuda_case c;
+    cuda_case_build(CASE_W1, &c);
+    mock_geometry(&c, DDX_F32);
+    ddx_program *p;
+    assert_int_equal(compile_multi(&c, DDX_F32, DDX_STRATEGY_AUTO, DDX_CUDA_ALL_DEVICES, NULL, &p), DDX_OK);
+    multi_run_check(p, &c, DDX_F32, 100003);
+    printf("points per device with device 1 held: %lld %lld %lld\n", mock_points(0), mock_points(1), mock_points(2));
+    assert_true(mock_points(0) + mock_points(2) >= 80000);
+    assert_true(mock_points(1) > 0);
+    ddx_program_free(p);
+    ddx_graph_free(c.g);
+    unsetenv("DDX_MOCK_HOLD");
+    g_chunk = 0;
+    unsetenv("DDX_MOCK_DEVICES");
+}
+
+/* Device 1 fails mid-batch: the call fails naming the device and the
+ * driver call, no thread is left running, the output is all NaN, and the
+ * program works again afterwards. */
+static void test_multi_failure(void **state) {
+    (void)state;
+    setenv("DDX_MOCK_DEVICES", "3", 1);
+    g_chunk = 512;
+    for (int prec = 0; prec < 2; prec++) {
+        cuda_case c;
+        cuda_case_build(prec ? CASE_W3 : CASE_W1, &c);
+        mock_geometry(&c, (ddx_precision)prec);
+        ddx_program *p;
+        assert_int_equal(compile_multi(&c, (ddx_precision)prec, DDX_STRATEGY_AUTO, DDX_CUDA_ALL_DEVICES, NULL, &p),
+                         DDX_OK);
+        const int64_t n = 100003;
+        const size_t rsz = prec ? 8 : 4;
+        char *pts = calloc((size_t)n * (size_t)c.d, rsz), *out = calloc((size_t)n * (size_t)c.ncols, rsz);
+        mock_reset();
+        /* device 1 surely has a grain and fails once the others are 20000 points in */
+        setenv("DDX_MOCK_HOLD", "1:20000", 1);
+        setenv("DDX_MOCK_FAIL", "1:1", 1);
+        assert_int_equal(ddx_program_eval(p, pts, n, out), DDX_ERR_DEVICE);
+        printf("failure: %s\n", ddx_program_error(p));
+        assert_non_null(strstr(ddx_program_error(p), "device cuda:1 (ddx mock device 1): cuLaunchKernel("));
+        assert_non_null(strstr(ddx_program_error(p), "CUDA_ERROR_LAUNCH_FAILED"));
+        assert_int_equal(mock_ctx_depth(), 0);
+        for (int64_t i = 0; i < n * c.ncols; i++) {
+            double v = prec ? ((double *)out)[i] : ((float *)out)[i];
+            if (!isnan(v)) fail_msg("element %lld is %g after a failed run, not NaN", (long long)i, v);
+        }
+        unsetenv("DDX_MOCK_FAIL");
+        unsetenv("DDX_MOCK_HOLD");
+        multi_run_check(p, &c, (ddx_precision)prec, n);
+        free(pts);
+        free(out);
+        ddx_program_free(p);
+        ddx_graph_free(c.g);
+    }
+    assert_int_equal(mock_violations(), 0);
+    g_chunk = 0;
+    unsetenv("DDX_MOCK_DEVICES");
+}
+
 int main(void) {
     const char *lib = getenv("DDX_MOCK_LIB");
     if (!lib || !*lib) {
@@ -241,7 +424,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_available),     cmocka_unit_test(test_fused_pipeline),
         cmocka_unit_test(test_wide_pipeline), cmocka_unit_test(test_out_of_memory),
-        cmocka_unit_test(test_device_entry),
+        cmocka_unit_test(test_device_entry),  cmocka_unit_test(test_multi_device),
+        cmocka_unit_test(test_multi_dynamic), cmocka_unit_test(test_multi_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

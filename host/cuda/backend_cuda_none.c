@@ -3,3 +3,5 @@
 #include "host/runtime/backend.h"
 
 const ddx_backend_i *ddx_backend_cuda(void) { return 0; }
+
+int ddx_cuda_device_count(void) { return 0; }

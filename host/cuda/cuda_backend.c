@@ -35,8 +35,20 @@ typedef struct stream_buf {
     int64_t row0, np;
 } stream_buf;
 
+/* One device a program runs on: its primary context and what the plan
+ * depends on (device 0's comes from ddx_cu, others are retained here). */
+typedef struct cuda_dev {
+    int ordinal;
+    CUdevice dev;
+    CUcontext ctx;
+    int retained; /* this state retained ctx and releases it */
+    int cc_major, cc_minor, sm_count, smem_optin;
+    char name[128];
+} cuda_dev;
+
 typedef struct cuda_state {
     const ddx_cu_api *cu;
+    cuda_dev dv;
     ddx_precision prec;
     size_t rsz;
     int d, K;
@@ -61,6 +73,10 @@ typedef struct cuda_state {
     int64_t chunk_limit;  /* lowered after an out-of-memory */
     int64_t chunk_cap;    /* ddx_compile_options.cuda_chunk_points (0: default) */
     pthread_mutex_t lock;
+    /* several devices (opt->cuda_devices): this state is the first one's,
+     * peers[] the others' (see "several devices" below) */
+    struct cuda_state **peers;
+    int n_peers;
 } cuda_state;
 
 /* ---- strategy ------------------------------------------------------------------ */
@@ -289,7 +305,7 @@ fail:
 }
 
 static ddx_status push_ctx(cuda_state *s, char *err, size_t cap) {
-    CUresult r = s->cu->CtxPushCurrent(s->cu->ctx);
+    CUresult r = s->cu->CtxPushCurrent(s->dv.ctx);
     return r == CUDA_SUCCESS ? DDX_OK : ddx_cu_error(s->cu, r, "cuCtxPushCurrent", err, cap);
 }
 
@@ -304,7 +320,7 @@ static void cuda_release(void *state) {
     cuda_state *s = state;
     if (!s) return;
     if (s->cu) {
-        int pushed = s->cu->CtxPushCurrent(s->cu->ctx) == CUDA_SUCCESS;
+        int pushed = s->dv.ctx && s->cu->CtxPushCurrent(s->dv.ctx) == CUDA_SUCCESS;
         for (int i = 0; i < s->nstreams; i++)
             if (s->sb[i].stream) s->cu->StreamSynchronize(s->sb[i].stream);
         free_buffers(s);
@@ -314,7 +330,10 @@ static void cuda_release(void *state) {
         if (s->d_prm) s->cu->MemFree(s->d_prm);
         if (s->mod) s->cu->ModuleUnload(s->mod);
         if (pushed) pop_ctx(s);
+        if (s->dv.retained) s->cu->DevicePrimaryCtxRelease(s->dv.dev);
     }
+    for (int i = 0; i < s->n_peers; i++) cuda_release(s->peers[i]);
+    free(s->peers);
     cuda_params_free(&s->prm);
     cuda_fused_plan_free(&s->fp);
     cuda_wide_plan_free(&s->wp);
@@ -325,8 +344,11 @@ static void cuda_release(void *state) {
     free(s);
 }
 
-static ddx_status cuda_prepare(const jet_program *p, const ddx_compile_options *opt, void **state, char *err,
-                               size_t cap) {
+static ddx_status open_device(const ddx_cu_api *cu, int ordinal, cuda_dev *dv, char *err, size_t cap);
+
+/* Prepares the program on one device (ordinal as the driver numbers them). */
+static ddx_status prepare_one(const jet_program *p, const ddx_compile_options *opt, int ordinal, void **state,
+                              char *err, size_t cap) {
     char why[256];
     const ddx_cu_api *cu = ddx_cu(why, sizeof why);
     *state = NULL;
@@ -347,15 +369,17 @@ static ddx_status cuda_prepare(const jet_program *p, const ddx_compile_options *
     s->d = p->d;
     s->K = p->n_outputs;
     s->max_nch = max_channels(p);
-    ddx_status st = push_ctx(s, err, cap);
+    ddx_status st = open_device(cu, ordinal, &s->dv, err, cap);
+    if (st == DDX_OK) st = push_ctx(s, err, cap);
     if (st) {
+        if (s->dv.retained) cu->DevicePrimaryCtxRelease(s->dv.dev);
         s->cu = NULL;
         cuda_release(s);
         return st;
     }
     char *src = NULL;
-    ddx_nvrtc_arch_for(cu->cc_major, cu->cc_minor, s->arch, sizeof s->arch);
-    st = choose_strategy(p, opt, (size_t)cu->smem_optin, &s->fp, &s->wp, &s->strategy, s->why, sizeof s->why, err,
+    ddx_nvrtc_arch_for(s->dv.cc_major, s->dv.cc_minor, s->arch, sizeof s->arch);
+    st = choose_strategy(p, opt, (size_t)s->dv.smem_optin, &s->fp, &s->wp, &s->strategy, s->why, sizeof s->why, err,
                          cap);
     if (st) goto fail;
     st = cuda_params_pack(p, opt->precision, s->strategy == DDX_STRATEGY_FUSED, &s->prm, err, cap);
@@ -503,9 +527,13 @@ fail:
     return st;
 }
 
+static ddx_status cuda_run_multi(cuda_state *s, const jet_program *p, const void *points, int64_t n, void *out,
+                                 char *err, size_t cap);
+
 static ddx_status cuda_run(void *state, const jet_program *p, const void *points, int64_t n, void *out, char *err,
                            size_t cap) {
     cuda_state *s = state;
+    if (s->n_peers) return cuda_run_multi(s, p, points, n, out, err, cap);
     pthread_mutex_lock(&s->lock);
     ddx_status st = push_ctx(s, err, cap);
     if (st == DDX_OK) {
@@ -589,16 +617,23 @@ static void describe_plan(ddx_sb *sb, int strategy, const char *why, const cuda_
 
 static const char *cache_word(int c) { return c == 0 ? "compiled" : c == 1 ? "memory cache" : "disk cache"; }
 
+static void describe_multi(cuda_state *s, ddx_sb *sb);
+
 static size_t cuda_describe(void *state, char *buf, size_t cap) {
     cuda_state *s = state;
     ddx_sb b = ddx_sb_fixed(buf, cap), *sb = &b;
-    ddx_sbf(sb, "device cuda: %s (compute capability %d.%d, %d SMs), kernel built for %s\n", s->cu->name,
-              s->cu->cc_major, s->cu->cc_minor, s->cu->sm_count, s->arch);
+    if (s->dv.ordinal)
+        ddx_sbf(sb, "device cuda:%d: %s (compute capability %d.%d, %d SMs), kernel built for %s\n", s->dv.ordinal,
+                s->dv.name, s->dv.cc_major, s->dv.cc_minor, s->dv.sm_count, s->arch);
+    else
+        ddx_sbf(sb, "device cuda: %s (compute capability %d.%d, %d SMs), kernel built for %s\n", s->dv.name,
+                s->dv.cc_major, s->dv.cc_minor, s->dv.sm_count, s->arch);
     describe_plan(sb, s->strategy, s->why, &s->fp, &s->wp, &s->bin);
     char ver[32];
     ddx_nvrtc_version_string(ver, sizeof ver);
     ddx_sbf(sb, "NVRTC %s: %s (%.0f ms), generated source %zu bytes\n", ver, cache_word(s->bin.cache),
               s->bin.compile_ms, s->src_bytes);
+    if (s->n_peers) describe_multi(s, sb);
     return b.n;
 }
 
@@ -638,6 +673,227 @@ static ddx_status cuda_offline_report(const jet_program *p, const ddx_compile_op
     cuda_fused_plan_free(&fp);
     cuda_wide_plan_free(&wp);
     return st;
+}
+
+/* ---- several devices ------------------------------------------------------------------------------ */
+/* A batch in host memory is split over the listed devices: each has its own
+ * state (context, streams, buffers, the module loaded from the one NVRTC
+ * build: the peers' builds hit the in-memory kernel cache), and one host
+ * thread per device takes grains of rows from a shared atomic counter and
+ * runs them through that device's streamed chunk runner (run_host), which
+ * writes the results straight into their rows of out. A slower card simply
+ * takes fewer grains. The first failure stops the hand-out; every thread is
+ * joined before the call returns, and then the whole output is set to NaN so
+ * that no partial result can pass for a complete one. */
+
+#define MIN_GRAIN 4096 /* rows: below this a launch's fixed cost dominates */
+
+static ddx_status open_device(const ddx_cu_api *cu, int ordinal, cuda_dev *dv, char *err, size_t cap) {
+    ddx_status st = DDX_OK;
+    memset(dv, 0, sizeof *dv);
+    dv->ordinal = ordinal;
+    if (ordinal == 0) { /* the process-wide primary context ddx_cu retained */
+        dv->dev = cu->dev;
+        dv->ctx = cu->ctx;
+        dv->cc_major = cu->cc_major;
+        dv->cc_minor = cu->cc_minor;
+        dv->sm_count = cu->sm_count;
+        dv->smem_optin = cu->smem_optin;
+        snprintf(dv->name, sizeof dv->name, "%s", cu->name);
+        return DDX_OK;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "cuDeviceGet(%d)", ordinal);
+    DDX_CU_TRY(cu, cu->DeviceGet(&dv->dev, ordinal), what);
+    snprintf(what, sizeof what, "cuDevicePrimaryCtxRetain(device %d)", ordinal);
+    DDX_CU_TRY(cu, cu->DevicePrimaryCtxRetain(&dv->ctx, dv->dev), what);
+    dv->retained = 1;
+    cu->DeviceGetName(dv->name, (int)sizeof dv->name, dv->dev);
+    cu->DeviceGetAttribute(&dv->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dv->dev);
+    cu->DeviceGetAttribute(&dv->cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dv->dev);
+    cu->DeviceGetAttribute(&dv->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dv->dev);
+    cu->DeviceGetAttribute(&dv->smem_optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dv->dev);
+    if (dv->smem_optin <= 0) dv->smem_optin = 48 * 1024;
+    return DDX_OK;
+fail:
+    return st;
+}
+
+int ddx_cuda_device_count(void) {
+    const ddx_cu_api *cu = ddx_cu(NULL, 0);
+    int n = 0;
+    if (!cu || cu->DeviceGetCount(&n) != CUDA_SUCCESS || n < 0) return 0;
+    return n;
+}
+
+/* The ordinals opt asks for: none -> {0}; DDX_CUDA_ALL_DEVICES -> all. */
+static ddx_status device_list(const ddx_cu_api *cu, const ddx_compile_options *opt, int *list, int *n, char *err,
+                              size_t cap) {
+    int count = 0;
+    if (cu->DeviceGetCount(&count) != CUDA_SUCCESS || count < 1) count = 1;
+    if (opt->n_cuda_devices == 0) {
+        list[0] = 0;
+        *n = 1;
+        return DDX_OK;
+    }
+    if (opt->n_cuda_devices == DDX_CUDA_ALL_DEVICES) {
+        *n = count < DDX_MAX_CUDA_DEVICES ? count : DDX_MAX_CUDA_DEVICES;
+        for (int i = 0; i < *n; i++) list[i] = i;
+        return DDX_OK;
+    }
+    if (opt->n_cuda_devices < 0 || opt->n_cuda_devices > DDX_MAX_CUDA_DEVICES) {
+        snprintf(err, cap, "device list: %d entries (1..%d, or DDX_CUDA_ALL_DEVICES)", opt->n_cuda_devices,
+                 DDX_MAX_CUDA_DEVICES);
+        return DDX_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < opt->n_cuda_devices; i++) {
+        int d = opt->cuda_devices[i];
+        if (d < 0 || d >= count) {
+            snprintf(err, cap, "device cuda:%d does not exist (this machine has %d CUDA device%s: 0..%d)", d, count,
+                     count == 1 ? "" : "s", count - 1);
+            return DDX_ERR_INVALID_ARG; /* a wrong request, not a machine without CUDA */
+        }
+        for (int j = 0; j < i; j++)
+            if (list[j] == d) {
+                snprintf(err, cap, "device cuda:%d is listed twice", d);
+                return DDX_ERR_INVALID_ARG;
+            }
+        list[i] = d;
+    }
+    *n = opt->n_cuda_devices;
+    return DDX_OK;
+}
+
+static ddx_status cuda_prepare(const jet_program *p, const ddx_compile_options *opt, void **state, char *err,
+                               size_t cap) {
+    char why[256];
+    const ddx_cu_api *cu = ddx_cu(why, sizeof why);
+    *state = NULL;
+    if (!cu) {
+        snprintf(err, cap, "device cuda: %s", why);
+        return DDX_ERR_NO_DEVICE;
+    }
+    int list[DDX_MAX_CUDA_DEVICES], n = 0;
+    ddx_status st = device_list(cu, opt, list, &n, err, cap);
+    if (st) return st;
+    st = prepare_one(p, opt, list[0], state, err, cap);
+    if (st || n == 1) return st;
+    cuda_state *s = *state;
+    s->peers = calloc((size_t)n - 1, sizeof *s->peers);
+    if (!s->peers) {
+        snprintf(err, cap, "out of memory");
+        st = DDX_ERR_OUT_OF_MEMORY;
+    }
+    for (int i = 1; i < n && st == DDX_OK; i++) {
+        void *ps = NULL;
+        char e[400];
+        st = prepare_one(p, opt, list[i], &ps, e, sizeof e);
+        if (st) {
+            snprintf(err, cap, "device cuda:%d: %s", list[i], e);
+            break;
+        }
+        s->peers[s->n_peers++] = ps;
+    }
+    if (st) {
+        cuda_release(s);
+        *state = NULL;
+    }
+    return st;
+}
+
+typedef struct multi_job {
+    cuda_state *s;
+    const jet_program *p;
+    const char *pts;
+    char *out;
+    int64_t n, grain;
+    int64_t *next;    /* shared: the next grain to hand out */
+    int *failures;    /* shared: devices failed so far (stops the hand-out) */
+    int fail_order;   /* 1 for the first device to fail, ... */
+    ddx_status st;
+    char err[400];
+} multi_job;
+
+static void *multi_worker(void *arg) {
+    multi_job *j = arg;
+    cuda_state *s = j->s;
+    const size_t in_row = (size_t)s->d * s->rsz, out_row = (size_t)s->K * s->rsz;
+    pthread_mutex_lock(&s->lock);
+    ddx_status st = push_ctx(s, j->err, sizeof j->err);
+    if (st == DDX_OK) {
+        while (!__atomic_load_n(j->failures, __ATOMIC_ACQUIRE)) {
+            const int64_t row0 = __atomic_fetch_add(j->next, 1, __ATOMIC_ACQ_REL) * j->grain;
+            if (row0 >= j->n) break;
+            const int64_t np = j->n - row0 < j->grain ? j->n - row0 : j->grain;
+            st = run_host(s, j->p, j->pts + (size_t)row0 * in_row, np, j->out + (size_t)row0 * out_row, j->err,
+                          sizeof j->err);
+            if (st) break;
+        }
+        pop_ctx(s);
+    }
+    if (st) j->fail_order = __atomic_add_fetch(j->failures, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&s->lock);
+    j->st = st;
+    return NULL;
+}
+
+static ddx_status cuda_run_multi(cuda_state *s, const jet_program *p, const void *points, int64_t n, void *out,
+                                 char *err, size_t cap) {
+    const int ndev = 1 + s->n_peers;
+    multi_job jobs[DDX_MAX_CUDA_DEVICES];
+    pthread_t th[DDX_MAX_CUDA_DEVICES];
+    int started[DDX_MAX_CUDA_DEVICES] = {0};
+    int64_t next = 0;
+    int failures = 0;
+    /* grains: about 8 per device for balance, at most 4 chunks (the
+     * two-stream pipeline is in its steady state by then), at least MIN_GRAIN */
+    int64_t chunk = DEFAULT_CHUNK;
+    pthread_mutex_lock(&s->lock);
+    if (push_ctx(s, err, cap) == DDX_OK) {
+        chunk = chunk_points(s, (int64_t)1 << 40, 2);
+        pop_ctx(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    int64_t grain = (n + 8 * ndev - 1) / (8 * ndev);
+    if (grain < MIN_GRAIN) grain = MIN_GRAIN;
+    if (grain > 4 * chunk) grain = 4 * chunk;
+    grain = (grain + 127) / 128 * 128;
+    for (int i = 0; i < ndev; i++) {
+        jobs[i] = (multi_job){.s = i ? s->peers[i - 1] : s, .p = p, .pts = points, .out = out, .n = n,
+                              .grain = grain, .next = &next, .failures = &failures};
+    }
+    for (int i = 1; i < ndev; i++) started[i] = pthread_create(&th[i], NULL, multi_worker, &jobs[i]) == 0;
+    multi_worker(&jobs[0]);
+    for (int i = 1; i < ndev; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            multi_worker(&jobs[i]); /* no thread: takes what is left, here */
+    }
+    int first = -1;
+    for (int i = 0; i < ndev; i++)
+        if (jobs[i].st && (first < 0 || jobs[i].fail_order < jobs[first].fail_order)) first = i;
+    if (first < 0) return DDX_OK;
+    const multi_job *f = &jobs[first];
+    if (failures > 1)
+        snprintf(err, cap, "device cuda:%d (%s): %s (%d other device%s failed too)", f->s->dv.ordinal, f->s->dv.name,
+                 f->err, failures - 1, failures > 2 ? "s" : "");
+    else
+        snprintf(err, cap, "device cuda:%d (%s): %s", f->s->dv.ordinal, f->s->dv.name, f->err);
+    memset(out, 0xff, (size_t)n * (size_t)s->K * s->rsz); /* all NaN: nothing half-written looks complete */
+    return f->st;
+}
+
+static void describe_multi(cuda_state *s, ddx_sb *sb) {
+    ddx_sbf(sb, "batches split over %d devices (cuda:%d", 1 + s->n_peers, s->dv.ordinal);
+    for (int i = 0; i < s->n_peers; i++) ddx_sbf(sb, ",%d", s->peers[i]->dv.ordinal);
+    ddx_sbf(sb, "), one host thread each taking grains of rows from a shared counter\n");
+    for (int i = 0; i < s->n_peers; i++) {
+        const cuda_state *q = s->peers[i];
+        ddx_sbf(sb, "device cuda:%d: %s (compute capability %d.%d, %d SMs), kernel %s for %s: %s\n", q->dv.ordinal,
+                q->dv.name, q->dv.cc_major, q->dv.cc_minor, q->dv.sm_count,
+                q->strategy == DDX_STRATEGY_FUSED ? "fused" : "cublas", q->arch, cache_word(q->bin.cache));
+    }
 }
 
 static const ddx_backend_i g_cuda_backend = {"cuda",       cuda_available, cuda_prepare,    cuda_run,

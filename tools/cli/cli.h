@@ -16,6 +16,8 @@ typedef struct cli_opts {
     ddx_cuda_strategy strategy;
     int64_t n;
     int repeat, rows, threads, tile, seed, check_rows;
+    int n_cuda_devices; /* --device cuda:all / cuda:0,2 (ddx_compile_options) */
+    int cuda_devices[DDX_MAX_CUDA_DEVICES];
 } cli_opts;
 
 /* A model with its derivative list, compiled. */
@@ -36,6 +38,9 @@ int cli_build(const cli_opts *o, cli_job *job, const char *cmd);
 int cli_compile(const cli_opts *o, cli_job *job, const char *cmd);
 void cli_job_free(cli_job *job);
 int cli_fail(const char *cmd, const char *fmt, ...);
+/* Parses a --device value (auto, cpu, cuda, gpu, cuda:all, cuda:0,2); 0 or -1
+ * with a one-line message. */
+int cli_parse_device(const char *v, const char *cmd, cli_opts *o);
 double cli_now(void);
 /* Derivative order (grad nesting) of a graph node. */
 int cli_node_order(const ddx_graph *g, ddx_node n);

@@ -49,6 +49,35 @@ static int parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *v) {
     return 0;
 }
 
+int cli_parse_device(const char *v, const char *cmd, cli_opts *o) {
+    o->n_cuda_devices = 0;
+    if (!strcmp(v, "auto")) o->device = DDX_DEVICE_AUTO;
+    else if (!strcmp(v, "cpu")) o->device = DDX_DEVICE_CPU;
+    else if (!strcmp(v, "cuda") || !strcmp(v, "gpu")) o->device = DDX_DEVICE_CUDA;
+    else if (!strncmp(v, "cuda:", 5)) {
+        o->device = DDX_DEVICE_CUDA;
+        if (!strcmp(v + 5, "all")) {
+            o->n_cuda_devices = DDX_CUDA_ALL_DEVICES;
+            return 0;
+        }
+        /* a list of ordinals: cuda:0,2 */
+        for (const char *s = v + 5;;) {
+            char *end;
+            errno = 0;
+            long d = strtol(s, &end, 10);
+            if (end == s || errno || d < 0 || d > 1023 || (*end && *end != ','))
+                return cli_fail(cmd, "--device '%s': expected cuda:all or cuda:N[,N...] with device numbers", v), -1;
+            if (o->n_cuda_devices == DDX_MAX_CUDA_DEVICES)
+                return cli_fail(cmd, "--device '%s': at most %d devices", v, DDX_MAX_CUDA_DEVICES), -1;
+            o->cuda_devices[o->n_cuda_devices++] = (int)d;
+            if (!*end) break;
+            s = end + 1;
+        }
+    } else
+        return cli_fail(cmd, "--device '%s': expected auto, cpu or cuda (cuda:all or cuda:0,2 for several devices)", v), -1;
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->device = DDX_DEVICE_AUTO;
@@ -71,10 +100,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
         else if (!strcmp(name, "json")) o->json = v;
         else if (!strcmp(name, "arch")) o->arch = v;
         else if (!strcmp(name, "device")) {
-            if (!strcmp(v, "auto")) o->device = DDX_DEVICE_AUTO;
-            else if (!strcmp(v, "cpu")) o->device = DDX_DEVICE_CPU;
-            else if (!strcmp(v, "cuda") || !strcmp(v, "gpu")) o->device = DDX_DEVICE_CUDA;
-            else return cli_fail(cmd, "--device '%s': expected auto, cpu or cuda", v), -1;
+            if (cli_parse_device(v, cmd, o)) return -1;
         } else if (!strcmp(name, "precision")) {
             if (!strcmp(v, "f32")) o->precision = DDX_F32;
             else if (!strcmp(v, "f64")) o->precision = DDX_F64;
@@ -135,6 +161,8 @@ int cli_compile(const cli_opts *o, cli_job *job, const char *cmd) {
     co.strategy = o->strategy;
     co.num_threads = o->threads;
     co.tile_points = o->tile;
+    co.n_cuda_devices = o->n_cuda_devices;
+    memcpy(co.cuda_devices, o->cuda_devices, sizeof co.cuda_devices);
     double t0 = cli_now();
     if (ddx_compile(job->model.g, job->cols.cols, job->cols.n, &co, &job->prog) != DDX_OK)
         return cli_fail(cmd, "%s", ddx_graph_error(job->model.g));

@@ -10,7 +10,8 @@ static const char *HELP =
     "                [--device auto|cpu|cuda] [--precision f32|f64] [--threads N]\n"
     "  IN:  .npy (f32/f64, N x d, C order) or .csv (header row of names)\n"
     "  OUT: .npy or .csv, N x K, in --precision (default f32); CSV columns are named\n"
-    "       after the LIST items (grad/hessian expand to one column per partial)\n";
+    "       after the LIST items (grad/hessian expand to one column per partial)\n"
+    "  --device cuda:all or cuda:0,2 splits the batch over several GPUs\n";
 
 int cli_wants_help(int argc, char **argv, const char *help) {
     for (int i = 0; i < argc; i++)

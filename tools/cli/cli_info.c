@@ -32,6 +32,8 @@ int cmd_info(int argc, char **argv) {
     ddx_compile_options_default(&co);
     co.precision = o.precision;
     co.strategy = o.strategy;
+    co.n_cuda_devices = o.n_cuda_devices;
+    memcpy(co.cuda_devices, o.cuda_devices, sizeof co.cuda_devices);
     if (o.device == DDX_DEVICE_CUDA) {
         co.device = DDX_DEVICE_CUDA;
         ddx_program *p = NULL;
