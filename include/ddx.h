@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define DDX_VERSION_STRING "0.1.0"
-#define DDX_MAX_INPUTS 16 /* inputs of one graph (point dimension d) */
+/* The number of inputs d is a run-time size (DDX_ERR_LIMIT past 2^24). */
 #define DDX_MAX_ORDER 8   /* highest total derivative order */
 
 typedef enum ddx_status {
@@ -121,6 +121,18 @@ ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
  * spatial Laplacian of u(t, x, y) is ddx_laplacian_over(g, u, {x, y}, 2).
  * n_inputs = 0 means all inputs. */
 ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs);
+/* The Hessian diagonal d^2 y / dx_i^2, un-summed: writes num_inputs nodes.
+ * The compiler carries the channels {0, e_i, 2e_i} only (1 + 2d), no mixed
+ * partial. */
+ddx_status ddx_hessdiag(ddx_graph *g, ddx_node y, ddx_node *out);
+/* Stochastic (STDE) estimate of the Laplacian of y over all inputs: the mean
+ * over `samples` random directions v of v^T H v = d^2/dt^2 y(x + t v),
+ * each pushed through as a second-order directional jet (1 + 2*samples
+ * channels, whatever d). v is Rademacher (gaussian = 0) or standard normal
+ * (gaussian = 1), a function of `seed` alone: the same estimate on every
+ * device, thread count and run. Unbiased; its variance is
+ * 2 sum_{i != j} H_ij^2 / samples (Rademacher). */
+ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian);
 
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
 /* (section owned by the ONNX importer; see docs/ONNX.md) */

@@ -13,7 +13,8 @@
 #include "host/compiler/multiindex.h"
 
 typedef enum jet_opcode {
-    JI_INPUT,  /* dst <- input column `input`: ch0 = x, ch e_input = 1 */
+    JI_INPUT,  /* dst <- input column `input`: ch0 = x, ch e_input = 1,
+                * ch seed_ch[k] = seed_val[k] (random directions) */
     JI_CONST,  /* dst <- constant: ch0 = c */
     JI_DENSE,  /* dst[c] = W a[amap[c]] (+ b on ch 0) */
     JI_UNARY,  /* Faa di Bruno: dst[c] = sum coef * f^(k)(a0) * prod a[f_j] */
@@ -43,6 +44,9 @@ typedef struct jet_instr {
     int *amap, *bmap;    /* per dst channel: channel index in a / b */
     int input;           /* JI_INPUT: column; */
     int input_ch;        /* JI_INPUT: channel of e_input in dst, or -1 */
+    int n_seed;          /* JI_INPUT: channels e_v of random directions v: */
+    int *seed_ch;        /*   their channel in dst */
+    double *seed_val;    /*   and v's component along this input */
     double cval;         /* JI_CONST */
     int dense;           /* JI_DENSE: index into prog->dense */
     int amap_identity;   /* JI_DENSE: a's channel set equals dst's: one GEMM */
@@ -75,7 +79,9 @@ typedef struct jet_output {
 
 typedef struct jet_program {
     int d;                 /* inputs per point */
-    char *input_names[DDX_MAX_INPUTS]; /* owned copies */
+    char **input_names;    /* d owned copies */
+    ddx_cop *cops;         /* copy of the graph's collapsed operators (for names) */
+    int n_cops;
     int n_values;
     jet_value *values;
     int n_nodes;

@@ -44,10 +44,32 @@ static int *channel_map(const mi_set *dst, const mi_set *from, int shift) {
     if (!m) return NULL;
     for (int c = 0; c < dst->n; c++) {
         ddx_mi a = dst->v[c];
-        if (shift >= 0) a.a[shift]++;
-        m[c] = mi_set_find(from, &a);
+        m[c] = (shift >= 0 && mi_shift(&a, shift)) ? -1 : mi_set_find(from, &a);
     }
     return m;
+}
+
+/* Channels e_v of random directions v in an input's set start at value
+ * v_i (the input moves along v: x + t v); 0 or -1 when out of memory. */
+static int seed_directions(lower_ctx *c, jet_instr *in, const mi_set *S, int input) {
+    for (int ch = 0; ch < S->n; ch++) {
+        const ddx_mi *m = &S->v[ch];
+        if (m->op || m->n != 1 || m->lab[0] < DDX_DIR_BASE) continue;
+        int k = m->lab[0] - DDX_DIR_BASE;
+        const ddx_dirset *ds = NULL;
+        for (int j = 0; j < c->g->n_dirsets; j++)
+            if (k >= c->g->dirsets[j].first && k < c->g->dirsets[j].first + c->g->dirsets[j].S) ds = &c->g->dirsets[j];
+        if (!ds) continue; /* cannot happen: directions come from a dirset */
+        int *ic = realloc(in->seed_ch, sizeof(int) * (size_t)(in->n_seed + 1));
+        if (!ic) return -1;
+        in->seed_ch = ic;
+        double *iv = realloc(in->seed_val, sizeof(double) * (size_t)(in->n_seed + 1));
+        if (!iv) return -1;
+        in->seed_val = iv;
+        in->seed_ch[in->n_seed] = ch;
+        in->seed_val[in->n_seed++] = ddx_dir_component(ds->seed, k - ds->first, input, ds->dist);
+    }
+    return 0;
 }
 
 static int r_opcode(const ddx_gnode *x) {
@@ -65,10 +87,9 @@ static ddx_status lower_node(lower_ctx *c, int n) {
     case OP_INPUT: {
         if (!(in = new_instr(c, JI_INPUT, n))) return oom(c);
         in->input = x->ival;
-        ddx_mi e = {{0}, 0};
-        e.a[x->ival] = 1;
+        ddx_mi e = mi_unit(x->ival);
         in->input_ch = mi_set_find(S, &e);
-        return DDX_OK;
+        return seed_directions(c, in, S, x->ival) ? oom(c) : DDX_OK;
     }
     case OP_CONST:
         if (!(in = new_instr(c, JI_CONST, n))) return oom(c);
@@ -88,7 +109,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         if (!(in = new_instr(c, JI_MUL, n))) return oom(c);
         in->a = p->node_value[x->a];
         in->b = p->node_value[x->b];
-        if (leibniz_table_build(S, &c->sets[x->a], &c->sets[x->b], c->g->n_inputs, &in->term_start,
+        if (leibniz_table_build(S, &c->sets[x->a], &c->sets[x->b], c->g->cops, &in->term_start,
                                 &in->leib))
             return oom(c);
         p->flops += 3.0 * x->width * in->term_start[S->n];
@@ -107,7 +128,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         in->kmax = mi_set_max_order(S);
         if (kzero >= 0 && in->kmax > kzero) in->kmax = kzero;
         if (in->kmax > p->max_k) p->max_k = in->kmax;
-        if (fdb_table_build(S, &c->sets[x->a], c->g->n_inputs, kzero, &in->term_start, &in->fdb))
+        if (fdb_table_build(S, &c->sets[x->a], c->g->cops, kzero, &in->term_start, &in->fdb))
             return oom(c);
         double f = 0;
         for (int t = 0; t < in->term_start[S->n]; t++) f += in->fdb[t].nf + 2;
@@ -148,7 +169,8 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         }
         in->a = p->node_value[x->a];
         if (!(in->amap = malloc(sizeof(int)))) return oom(c);
-        ddx_mi L = {{0}, (uint16_t)x->ival};
+        ddx_mi L = mi_zero();
+        L.op = (uint16_t)(x->ival + 1);
         in->amap[0] = mi_set_find(&c->sets[x->a], &L);
         return DDX_OK;
     }
@@ -251,12 +273,22 @@ ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_
         return oom(&c);
     }
     p->d = g->n_inputs;
-    for (int i = 0; i < g->n_inputs; i++)
-        if (!(p->input_names[i] = strdup(g->input_names[i]))) {
-            free(sets);
-            jet_program_free(p);
-            return oom(&c);
-        }
+    p->input_names = calloc((size_t)g->n_inputs + 1, sizeof(char *));
+    p->cops = calloc((size_t)g->n_cops + 1, sizeof(ddx_cop));
+    int names_ok = p->input_names && p->cops;
+    for (int i = 0; names_ok && i < g->n_inputs; i++) names_ok = (p->input_names[i] = strdup(g->input_names[i])) != NULL;
+    for (int k = 0; names_ok && k < g->n_cops; k++) {
+        p->cops[k].in = malloc(sizeof(int) * (size_t)g->cops[k].n_in);
+        if (!(names_ok = p->cops[k].in != NULL)) break;
+        p->n_cops++;
+        p->cops[k].n_in = g->cops[k].n_in;
+        memcpy(p->cops[k].in, g->cops[k].in, sizeof(int) * (size_t)g->cops[k].n_in);
+    }
+    if (!names_ok) {
+        free(sets);
+        jet_program_free(p);
+        return oom(&c);
+    }
     st = needs_analyze(g, outputs, n_outputs, sets, err, errcap);
     if (st) goto fail;
 
@@ -348,6 +380,8 @@ void jet_program_free(jet_program *p) {
         free(x->term_start);
         free(x->fdb);
         free(x->leib);
+        free(x->seed_ch);
+        free(x->seed_val);
     }
     if (p->sets)
         for (int v = 0; v < p->n_values; v++) mi_set_free(&p->sets[v]);
@@ -357,7 +391,10 @@ void jet_program_free(jet_program *p) {
         free(p->dense[i].Wf);
         free(p->dense[i].bf);
     }
-    for (int i = 0; i < DDX_MAX_INPUTS; i++) free(p->input_names[i]);
+    for (int i = 0; p->input_names && i < p->d; i++) free(p->input_names[i]);
+    free(p->input_names);
+    for (int i = 0; i < p->n_cops; i++) free(p->cops[i].in);
+    free(p->cops);
     free(p->instr);
     free(p->sets);
     free(p->values);

@@ -30,6 +30,11 @@ void ddx_graph_free(ddx_graph *g) {
         free(g->dense[i].b);
     }
     for (int i = 0; i < g->n_inputs; i++) free(g->input_names[i]);
+    for (int i = 0; i < g->n_cops; i++) free(g->cops[i].in);
+    free(g->inputs);
+    free(g->input_names);
+    free(g->cops);
+    free(g->dirsets);
     free(g->nodes);
     free(g->dense);
     free(g);
@@ -118,10 +123,19 @@ static ddx_gnode blank(ddx_opcode op, int width) {
 ddx_node ddx_input(ddx_graph *g, const char *name) {
     if (!g) return DDX_NO_NODE;
     if (!name || !*name) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "input: empty name");
-    if (g->n_inputs >= DDX_MAX_INPUTS)
-        return ddx_graph_fail(g, DDX_ERR_LIMIT, "input '%s': at most %d inputs", name, DDX_MAX_INPUTS);
+    if (g->n_inputs >= DDX_DIR_BASE) /* coordinates above are random directions */
+        return ddx_graph_fail(g, DDX_ERR_LIMIT, "input '%s': at most %d inputs (DDX_DIR_BASE)", name, DDX_DIR_BASE);
     if (ddx_graph_find_input(g, name) != DDX_NO_NODE)
         return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "input '%s' defined twice", name);
+    if (g->n_inputs == g->cap_inputs) {
+        int cap = g->cap_inputs ? 2 * g->cap_inputs : 16;
+        ddx_node *in = realloc(g->inputs, sizeof(ddx_node) * (size_t)cap);
+        if (in) g->inputs = in;
+        char **nm = in ? realloc(g->input_names, sizeof(char *) * (size_t)cap) : NULL;
+        if (!nm) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        g->input_names = nm;
+        g->cap_inputs = cap;
+    }
     char *copy = strdup(name);
     if (!copy) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
     ddx_gnode n = blank(OP_INPUT, 1);
@@ -376,40 +390,181 @@ ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out) {
     return DDX_OK;
 }
 
+/* Checks a list of distinct input nodes and writes their indices, ascending,
+ * into idx (all inputs when n_inputs == 0); returns the count, or -1. */
+static int input_list(ddx_graph *g, const char *what, const ddx_node *inputs, int n_inputs, int **idx) {
+    *idx = NULL;
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs)) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: inputs is NULL", what);
+        return -1;
+    }
+    int n = n_inputs ? n_inputs : g->n_inputs;
+    if (n == 0) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: graph has no inputs", what);
+        return -1;
+    }
+    char *seen = calloc((size_t)g->n_inputs + 1, 1);
+    int *v = malloc(sizeof(int) * (size_t)n);
+    if (!seen || !v) {
+        free(seen);
+        free(v);
+        ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < n_inputs; k++) {
+        if (!check_operand(g, inputs[k], what) || g->nodes[inputs[k]].op != OP_INPUT) {
+            if (valid(g, inputs[k]))
+                ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: node %d is not an input", what, (int)inputs[k]);
+            free(seen);
+            free(v);
+            return -1;
+        }
+        int i = g->nodes[inputs[k]].ival;
+        if (seen[i]) {
+            ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: input '%s' named twice", what, g->input_names[i]);
+            free(seen);
+            free(v);
+            return -1;
+        }
+        seen[i] = 1;
+    }
+    int m = 0;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!n_inputs || seen[i]) v[m++] = i;
+    free(seen);
+    *idx = v;
+    return m;
+}
+
+/* Index of the collapsed operator over in[0..n) (ascending), added if new;
+ * takes ownership of in. -1 when out of memory. */
+static int find_cop(ddx_graph *g, int *in, int n) {
+    for (int k = 0; k < g->n_cops; k++)
+        if (g->cops[k].n_in == n && memcmp(g->cops[k].in, in, sizeof(int) * (size_t)n) == 0) {
+            free(in);
+            return k;
+        }
+    if (g->n_cops >= 65535) { /* ddx_mi.op is 16 bits */
+        free(in);
+        ddx_graph_fail(g, DDX_ERR_LIMIT, "laplacian: more than 65535 distinct input sets");
+        return -1;
+    }
+    ddx_cop *c = realloc(g->cops, sizeof(ddx_cop) * (size_t)(g->n_cops + 1));
+    if (!c) {
+        free(in);
+        ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        return -1;
+    }
+    g->cops = c;
+    g->cops[g->n_cops] = (ddx_cop){n, in};
+    return g->n_cops++;
+}
+
 ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs) {
     if (!g) return DDX_NO_NODE;
-    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
-        return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: inputs is NULL");
-    int mask = 0;
-    for (int k = 0; k < n_inputs; k++) {
-        if (!check_operand(g, inputs[k], "laplacian")) return DDX_NO_NODE;
-        if (g->nodes[inputs[k]].op != OP_INPUT)
-            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: node %d is not an input", (int)inputs[k]);
-        int bit = 1 << g->nodes[inputs[k]].ival;
-        if (mask & bit)
-            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: input '%s' named twice",
-                                  g->input_names[g->nodes[inputs[k]].ival]);
-        mask |= bit;
-    }
-    if (n_inputs == 0) mask = (1 << g->n_inputs) - 1; /* all inputs */
+    int *idx;
+    int n = input_list(g, "laplacian", inputs, n_inputs, &idx);
+    if (n < 0) return DDX_NO_NODE;
     ddx_node acc = DDX_NO_NODE;
-    for (int i = 0; i < g->n_inputs; i++) {
-        if (!((mask >> i) & 1)) continue;
+    for (int k = 0; k < n; k++) {
+        int i = idx[k];
         ddx_node t = ddx_grad(g, ddx_grad(g, y, g->inputs[i]), g->inputs[i]);
         acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
-        if (acc == DDX_NO_NODE) return DDX_NO_NODE;
+        if (acc == DDX_NO_NODE) break;
     }
-    if (acc == DDX_NO_NODE) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: graph has no inputs");
     /* With no grad below y, the compiler can carry the Laplacian as one
      * collapsed channel (1 + d + 1 channels instead of 1 + d + d for the
      * diagonal partials); acc, the sum spelled with grads, stays as the
      * fallback for a Laplacian that is itself differentiated. */
-    if (g->nodes[y].order > 0) return acc;
+    if (acc == DDX_NO_NODE || g->nodes[y].order > 0) {
+        free(idx);
+        return acc;
+    }
+    int op = find_cop(g, idx, n);
+    if (op < 0) return DDX_NO_NODE;
     ddx_gnode nd = blank(OP_LAPLACE, 1);
     nd.a = y;
     nd.b = acc;
-    nd.ival = mask;
+    nd.ival = op;
     return add_node(g, nd);
+}
+
+ddx_status ddx_hessdiag(ddx_graph *g, ddx_node y, ddx_node *out) {
+    if (!g) return DDX_ERR_INVALID_ARG;
+    if (!out) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "hessdiag: out is NULL");
+        return DDX_ERR_INVALID_ARG;
+    }
+    /* d^2 y / dx_i^2 for each i: the needs analysis then carries {0, e_i, 2e_i}
+     * (1 + 2d channels) and no mixed partial */
+    for (int i = 0; i < g->n_inputs; i++) {
+        out[i] = ddx_grad(g, ddx_grad(g, y, g->inputs[i]), g->inputs[i]);
+        if (out[i] == DDX_NO_NODE) return g->status;
+    }
+    return DDX_OK;
+}
+
+/* splitmix64: a counter-based generator, so v_s[i] depends on (seed, s, i) only */
+static uint64_t mix64(uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double ddx_dir_component(uint64_t seed, int s, int i, ddx_dist dist) {
+    uint64_t h = mix64(mix64(seed) ^ mix64(((uint64_t)(uint32_t)s << 32) | (uint32_t)i));
+    if (dist == DDX_DIST_RADEMACHER) return (h >> 63) ? 1.0 : -1.0;
+    /* Box-Muller from two 53-bit uniforms in (0, 1] */
+    double u1 = ((double)(h >> 11) + 1.0) / 9007199254740992.0;
+    double u2 = (double)(mix64(h) >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* grad of y along random direction k (a coordinate above the inputs) */
+static ddx_node grad_dir(ddx_graph *g, ddx_node y, int k) {
+    if (y == DDX_NO_NODE) return y;
+    if (g->nodes[y].order + 1 > DDX_MAX_ORDER)
+        return ddx_graph_fail(g, DDX_ERR_LIMIT, "laplacian: derivative order above %d", DDX_MAX_ORDER);
+    ddx_gnode n = blank(OP_GRAD, 1);
+    n.a = y;
+    n.ival = DDX_DIR_BASE + k;
+    return add_node(g, n);
+}
+
+ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian) {
+    if (!g) return DDX_NO_NODE;
+    if (!check_operand(g, y, "laplacian")) return DDX_NO_NODE;
+    if (g->nodes[y].width != 1)
+        return ddx_graph_fail(g, DDX_ERR_NOT_SCALAR, "laplacian: node %d has width %d; it needs a scalar", (int)y,
+                              g->nodes[y].width);
+    if (samples < 1 || samples > 65536)
+        return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: samples=%d (1..65536)", samples);
+    if (g->n_inputs == 0) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: graph has no inputs");
+    if ((int64_t)g->n_dirs + samples > (int64_t)DDX_DIR_BASE)
+        return ddx_graph_fail(g, DDX_ERR_LIMIT, "laplacian: more than %d random directions", DDX_DIR_BASE);
+    ddx_dirset *ds = realloc(g->dirsets, sizeof(ddx_dirset) * (size_t)(g->n_dirsets + 1));
+    if (!ds) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    g->dirsets = ds;
+    /* the same (samples, seed, dist) twice shares its directions (and so its nodes) */
+    int first = -1;
+    ddx_dist dist = gaussian ? DDX_DIST_GAUSSIAN : DDX_DIST_RADEMACHER;
+    for (int k = 0; k < g->n_dirsets; k++)
+        if (ds[k].S == samples && ds[k].seed == seed && ds[k].dist == dist) first = ds[k].first;
+    if (first < 0) {
+        first = g->n_dirs;
+        ds[g->n_dirsets++] = (ddx_dirset){first, samples, seed, dist};
+        g->n_dirs += samples;
+    }
+    /* mean over s of v_s^T H v_s = d^2/dt^2 y(x + t v_s): unbiased for tr H
+     * since E[v v^T] = I for both distributions */
+    ddx_node acc = DDX_NO_NODE;
+    for (int s = 0; s < samples; s++) {
+        ddx_node t = grad_dir(g, grad_dir(g, y, first + s), first + s);
+        acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
+        if (acc == DDX_NO_NODE) return DDX_NO_NODE;
+    }
+    return samples == 1 ? acc : ddx_mul(g, acc, ddx_const(g, 1.0 / samples));
 }
 
 ddx_node ddx_laplacian(ddx_graph *g, ddx_node y) { return ddx_laplacian_over(g, y, NULL, 0); }

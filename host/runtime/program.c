@@ -201,7 +201,18 @@ int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int c
     const mi_set *s = &p->jp->sets[v];
     if (coeffs && s->n <= capacity)
         for (int c = 0; c < s->n; c++)
-            for (int i = 0; i < p->jp->d; i++) coeffs[c * p->jp->d + i] = s->v[c].lap ? -(int)((s->v[c].lap >> i) & 1) : s->v[c].a[i];
+            for (int i = 0; i < p->jp->d; i++) coeffs[c * p->jp->d + i] = 0;
+    if (coeffs && s->n <= capacity)
+        for (int c = 0; c < s->n; c++) {
+            const ddx_mi *m = &s->v[c];
+            int *row = coeffs + (size_t)c * p->jp->d;
+            if (m->op) { /* collapsed: -1 at each input it sums over */
+                const ddx_cop *op = &p->jp->cops[m->op - 1];
+                for (int j = 0; j < op->n_in; j++) row[op->in[j]] = -1;
+            }
+            for (int k = 0; k < m->n; k++) /* random directions have no input column */
+                if (m->lab[k] < p->jp->d) row[m->lab[k]]++;
+        }
     return s->n;
 }
 
@@ -222,8 +233,7 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
     if (buf && cap) buf[0] = 0;
     if (!p) return 0;
     const jet_program *jp = p->jp;
-    const char *names[DDX_MAX_INPUTS];
-    for (int i = 0; i < jp->d; i++) names[i] = jp->input_names[i];
+    const char *const *names = (const char *const *)jp->input_names;
     put(buf, cap, &len, "inputs: %d (", jp->d);
     for (int i = 0; i < jp->d; i++) put(buf, cap, &len, "%s%s", i ? "," : "", names[i]);
     put(buf, cap, &len, "), output columns: %d, precision: %s\n", jp->n_outputs,
@@ -240,7 +250,7 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         put(buf, cap, &len, "  node %3d %-9s width %-4d channels %-3d {", v->node, v->label, v->width, v->nch);
         for (int c = 0; c < s->n; c++) {
             char m[64];
-            mi_format(&s->v[c], jp->d, names, m, sizeof m);
+            mi_format(&s->v[c], jp->d, names, jp->cops, m, sizeof m);
             put(buf, cap, &len, "%s%s", c ? "," : "", m);
         }
         put(buf, cap, &len, "}\n");

@@ -126,6 +126,10 @@ static void FN(run_tile_)(const jet_program *p, REAL *ws, int P, int np, const R
                 else
                     for (int i = 0; i < np; i++) y[i] = c == in->input_ch ? (REAL)1 : (REAL)0;
             }
+            for (int k = 0; k < in->n_seed; k++) { /* random directions: d/dt (x + t v) = v_input */
+                REAL *y = FN(row_)(p, ws, P, in->dst, 0, in->seed_ch[k]);
+                for (int i = 0; i < np; i++) y[i] = (REAL)in->seed_val[k];
+            }
             break;
         case JI_CONST:
             for (int c = 0; c < dv->nch; c++) {

@@ -78,16 +78,18 @@ int cmd_check(int argc, char **argv) {
             goto done;
         }
     }
+    double *x = malloc(sizeof(double) * (size_t)(d ? d : 1)); /* d is a run-time size */
+    if (!x) goto done;
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < K; k++) {
             /* the reference sees the point as ddx saw it */
-            double x[DDX_MAX_INPUTS];
             for (int j = 0; j < d; j++) {
                 double v = ((double *)pts.data)[i * d + j];
                 x[j] = o.precision == DDX_F32 ? (double)(float)v : v;
             }
             ref[i * K + k] = fd_eval(job.model.g, job.cols.cols[k], x);
         }
+    free(x);
     printf("ddx check: %lld points, %s, device %s, reference float64 finite differences\n", (long long)n,
            o.precision == DDX_F32 ? "f32" : "f64", ddx_program_device(job.prog) == DDX_DEVICE_CUDA ? "cuda" : "cpu");
     printf("%-32s %5s %12s %10s  %s\n", "column", "order", "max_rel_err", "tolerance", "status");
