@@ -49,8 +49,9 @@ static int collapse_grad_chain(const ddx_graph *g, ddx_node n, fd_dir *dirs, int
     return n;
 }
 
-static void eval_all(const ddx_graph *g, ddx_node upto, const double *x, double **vals) {
+static void eval_all(const ddx_graph *g, ddx_node upto, const double *x, double **vals, const char *need) {
     for (int n = 0; n <= upto; n++) {
+        if (!need[n]) continue;
         const ddx_gnode *nd = &g->nodes[n];
         double *v = vals[n];
         const double *a = nd->a >= 0 ? vals[nd->a] : NULL, *b = nd->b >= 0 ? vals[nd->b] : NULL;
@@ -116,7 +117,30 @@ double fd_eval(const ddx_graph *g, ddx_node n, const double *x) {
         vals[i] = store + off;
         off += (size_t)g->nodes[i].width;
     }
-    eval_all(g, n, x, vals);
+    /* only the cone of n: a grad node's chain is differenced from its base,
+     * so what lies below it is not needed here (thousands of inputs make
+     * thousands of grad nodes; walking them all per stencil point is quadratic) */
+    char *need = calloc((size_t)n + 1, 1);
+    if (!need) {
+        free(store);
+        free(vals);
+        return NAN;
+    }
+    need[n] = 1;
+    for (int m = n; m >= 0; m--) {
+        if (!need[m]) continue;
+        const ddx_gnode *nd = &g->nodes[m];
+        if (nd->op == OP_GRAD) continue;
+        if (nd->op == OP_LAPLACE) {
+            need[nd->b] = 1;
+            continue;
+        }
+        if (nd->a >= 0) need[nd->a] = 1;
+        if (nd->b >= 0) need[nd->b] = 1;
+        for (int i = 0; i < nd->n_args; i++) need[nd->args[i]] = 1;
+    }
+    eval_all(g, n, x, vals, need);
+    free(need);
     double r = vals[n][0];
     free(store);
     free(vals);

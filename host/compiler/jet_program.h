@@ -50,6 +50,9 @@ typedef struct jet_instr {
     double cval;         /* JI_CONST */
     int dense;           /* JI_DENSE: index into prog->dense */
     int amap_identity;   /* JI_DENSE: a's channel set equals dst's: one GEMM */
+    double *cjet;        /* JI_DENSE over the inputs (or NULL): W times the constant
+                          * input jet, out x nch; only channel 0 is a GEMM */
+    float *cjetf;
     int uop;             /* JI_UNARY: DDX_R_* from ddx_jet_rules.h */
     double uparam;       /* JI_UNARY: power exponent */
     int kmax;            /* JI_UNARY: highest derivative order needed */
@@ -104,6 +107,9 @@ typedef struct jet_program {
 /* Analyses and lowers; on failure returns non-OK with a message in err. */
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap);
+/* const_jet = 1: dense layers over the inputs get cjet (backends that run it: CPU) */
+ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
+                                jet_program **out, char *err, size_t errcap);
 void jet_program_free(jet_program *p);
 
 #endif

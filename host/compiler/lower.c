@@ -15,6 +15,7 @@ typedef struct lower_ctx {
     const ddx_graph *g;
     jet_program *p;
     mi_set *sets; /* per graph node */
+    int const_jet;
     char *err;
     size_t errcap;
 } lower_ctx;
@@ -78,6 +79,54 @@ static int r_opcode(const ddx_gnode *x) {
     return (int)x->uop; /* DDX_R_* equal ddx_unary_op for the unary ops */
 }
 
+/* Component of input `input`'s jet in channel m: 1 on e_input, v_input on
+ * a random direction v, 0 elsewhere (the input moves along x + t v). */
+static double input_jet(const ddx_graph *g, const ddx_mi *m, int input) {
+    if (m->op || m->n != 1) return 0;
+    int k = m->lab[0];
+    if (k < DDX_DIR_BASE) return k == input ? 1.0 : 0.0;
+    k -= DDX_DIR_BASE;
+    for (int j = 0; j < g->n_dirsets; j++) {
+        const ddx_dirset *ds = &g->dirsets[j];
+        if (k >= ds->first && k < ds->first + ds->S) return ddx_dir_component(ds->seed, k - ds->first, input, ds->dist);
+    }
+    return 0;
+}
+
+/* z = W x + b over the inputs x: channel 0 is a GEMM over the values; every
+ * other channel is W times a constant (e_i or v), so W's columns, computed
+ * here once: d x (1 + 2d) work per point becomes d x 1 (folx's trick for
+ * the first layer, and what makes d in the thousands affordable). */
+static ddx_status lower_const_jet_dense(lower_ctx *c, int n) {
+    const ddx_gnode *x = &c->g->nodes[n];
+    const mi_set *S = &c->sets[n];
+    jet_program *p = c->p;
+    jet_instr *in = new_instr(c, JI_DENSE, n);
+    if (!in) return oom(c);
+    in->a = p->node_value[x->a];
+    in->dense = x->dense;
+    const ddx_dense_weights *w = &c->g->dense[x->dense];
+    in->amap = malloc(sizeof(int) * (size_t)S->n);
+    in->cjet = calloc((size_t)w->out * (size_t)S->n, sizeof(double));
+    in->cjetf = calloc((size_t)w->out * (size_t)S->n, sizeof(float));
+    if (!in->amap || !in->cjet || !in->cjetf) return oom(c);
+    const ddx_gnode *a = &c->g->nodes[x->a];
+    for (int ch = 0; ch < S->n; ch++) {
+        in->amap[ch] = ch == 0 ? 0 : -1;
+        if (ch == 0 || S->v[ch].op || S->v[ch].n != 1) continue; /* order >= 2: the inputs' jet is 0 there */
+        for (int j = 0; j < w->in; j++) {
+            int input = a->op == OP_INPUT ? a->ival : c->g->nodes[a->args[j]].ival;
+            double e = input_jet(c->g, &S->v[ch], input);
+            if (e == 0) continue;
+            for (int o = 0; o < w->out; o++) in->cjet[(size_t)o * S->n + ch] += w->W[(size_t)o * w->in + j] * e;
+        }
+    }
+    for (size_t k = 0; k < (size_t)w->out * (size_t)S->n; k++) in->cjetf[k] = (float)in->cjet[k];
+    p->flops += 2.0 * w->in * w->out;
+    if (S->n > p->network_channels) p->network_channels = S->n;
+    return DDX_OK;
+}
+
 static ddx_status lower_node(lower_ctx *c, int n) {
     const ddx_gnode *x = &c->g->nodes[n];
     const mi_set *S = &c->sets[n];
@@ -136,6 +185,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         return DDX_OK;
     }
     case OP_DENSE: {
+        if (c->const_jet && needs_is_input_vector(c->g, x->a)) return lower_const_jet_dense(c, n);
         if (!(in = new_instr(c, JI_DENSE, n))) return oom(c);
         in->a = p->node_value[x->a];
         in->dense = x->dense;
@@ -262,10 +312,15 @@ static ddx_status layout_workspace(lower_ctx *c) {
 
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap) {
+    return jet_program_build_ex(g, outputs, n_outputs, 0, out, err, errcap);
+}
+
+ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
+                                jet_program **out, char *err, size_t errcap) {
     *out = NULL;
     jet_program *p = calloc(1, sizeof *p);
     mi_set *sets = calloc((size_t)g->n_nodes + 1, sizeof(mi_set));
-    lower_ctx c = {g, p, sets, err, errcap};
+    lower_ctx c = {g, p, sets, const_jet, err, errcap};
     ddx_status st = DDX_OK;
     if (!p || !sets) {
         free(p);
@@ -289,7 +344,7 @@ ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_
         jet_program_free(p);
         return oom(&c);
     }
-    st = needs_analyze(g, outputs, n_outputs, sets, err, errcap);
+    st = needs_analyze_ex(g, outputs, n_outputs, sets, const_jet, err, errcap);
     if (st) goto fail;
 
     p->n_nodes = g->n_nodes;
@@ -381,6 +436,8 @@ void jet_program_free(jet_program *p) {
         free(x->fdb);
         free(x->leib);
         free(x->seed_ch);
+        free(x->cjet);
+        free(x->cjetf);
         free(x->seed_val);
     }
     if (p->sets)

@@ -8,8 +8,22 @@
 
 #include <stdio.h>
 
+int needs_is_input_vector(const ddx_graph *g, ddx_node a) {
+    const ddx_gnode *x = &g->nodes[a];
+    if (x->op == OP_INPUT) return 1;
+    if (x->op != OP_CONCAT) return 0;
+    for (int i = 0; i < x->n_args; i++)
+        if (g->nodes[x->args[i]].op != OP_INPUT) return 0;
+    return 1;
+}
+
 ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets,
                          char *err, size_t errcap) {
+    return needs_analyze_ex(g, outs, n_outs, sets, 0, err, errcap);
+}
+
+ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets, int const_jet,
+                            char *err, size_t errcap) {
     ddx_mi zero = mi_zero();
     for (int i = 0; i < n_outs; i++)
         if (mi_set_add(&sets[outs[i]], &zero)) goto oom;
@@ -44,6 +58,13 @@ ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, m
             } else { /* the Laplacian is differentiated: use the sum spelled with grads */
                 if (mi_set_union(&sets[x->b], s)) goto oom;
             }
+            break;
+        case OP_DENSE:
+            if (const_jet && needs_is_input_vector(g, x->a)) { /* W x: only x's value is read */
+                ddx_mi zero = mi_zero();
+                if (mi_set_add(&sets[x->a], &zero)) goto oom;
+            } else if (mi_set_union(&sets[x->a], s))
+                goto oom;
             break;
         case OP_CONCAT:
             for (int i = 0; i < x->n_args; i++)

@@ -112,7 +112,8 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
         return DDX_ERR_OUT_OF_MEMORY;
     }
     char err[512] = "";
-    st = jet_program_build(g, outputs, n_outputs, &p->jp, err, sizeof err);
+    /* the CPU runs dense layers over the inputs with a constant jet (lower.c) */
+    st = jet_program_build_ex(g, outputs, n_outputs, strcmp(be->name, "cpu") == 0, &p->jp, err, sizeof err);
     if (st == DDX_OK) st = be->prepare(p->jp, &o, &p->state, err, sizeof err);
     if (st != DDX_OK) {
         ddx_graph_fail(g, st, "compile: %s", err);
@@ -235,7 +236,9 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
     const jet_program *jp = p->jp;
     const char *const *names = (const char *const *)jp->input_names;
     put(buf, cap, &len, "inputs: %d (", jp->d);
-    for (int i = 0; i < jp->d; i++) put(buf, cap, &len, "%s%s", i ? "," : "", names[i]);
+    for (int i = 0; i < jp->d; i++) /* thousands of inputs: the first and last few */
+        if (jp->d <= 16 || i < 8 || i >= jp->d - 2) put(buf, cap, &len, "%s%s", i ? "," : "", names[i]);
+        else if (i == 8) put(buf, cap, &len, ",...");
     put(buf, cap, &len, "), output columns: %d, precision: %s\n", jp->n_outputs,
         p->opt.precision == DDX_F32 ? "f32" : "f64");
     put(buf, cap, &len, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
@@ -249,6 +252,10 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         const mi_set *s = &jp->sets[in->dst];
         put(buf, cap, &len, "  node %3d %-9s width %-4d channels %-3d {", v->node, v->label, v->width, v->nch);
         for (int c = 0; c < s->n; c++) {
+            if (s->n > 24 && c >= 12 && c < s->n - 4) { /* long sets: the ends */
+                if (c == 12) put(buf, cap, &len, ",...");
+                continue;
+            }
             char m[64];
             mi_format(&s->v[c], jp->d, names, jp->cops, m, sizeof m);
             put(buf, cap, &len, "%s%s", c ? "," : "", m);
