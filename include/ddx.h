@@ -121,6 +121,13 @@ ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
  * spatial Laplacian of u(t, x, y) is ddx_laplacian_over(g, u, {x, y}, 2).
  * n_inputs = 0 means all inputs. */
 ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs);
+/* sum_jk A[j][k] d^2 y / dx_j dx_k over the given inputs (n_inputs of them,
+ * A n_inputs x n_inputs row-major in their order; n_inputs = 0: all inputs,
+ * A d x d), e.g. div(A grad y) for a constant A. Only A's symmetric part
+ * matters. With no grad below y it is one collapsed channel (1 + d + 1
+ * channels, as the Laplacian, which is A = I); ddx_program_node_coeffs
+ * reports it with -1 at its inputs. */
+ddx_node ddx_operator2(ddx_graph *g, ddx_node y, const double *A, const ddx_node *inputs, int n_inputs);
 /* The Hessian diagonal d^2 y / dx_i^2, un-summed: writes num_inputs nodes.
  * The compiler carries the channels {0, e_i, 2e_i} only (1 + 2d), no mixed
  * partial. */

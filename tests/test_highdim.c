@@ -212,12 +212,60 @@ static void test_stde_statistics(void **state) {
     ddx_graph_free(g);
 }
 
+/* sum_ij a_ij u_ij for a constant, non-symmetric A: one collapsed channel
+ * (d + 2), equal to the contraction with a separately compiled Hessian, on
+ * a network and on a product (Leibniz rule with A), vs FD too. */
+static void test_operator2(void **state) {
+    (void)state;
+    const int d = 4, n = 3;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node u = small_mlp(g, d, 16, 21);
+    ddx_node y = ddx_mul(g, u, ddx_sin(g, ddx_graph_input(g, 1))); /* a product: Leibniz terms with A */
+    double A[16];
+    uint64_t s = 99;
+    for (int k = 0; k < 16; k++) A[k] = test_uniform(&s, -1, 1);
+    ddx_node H[2][16], op[2];
+    for (int w = 0; w < 2; w++) {
+        ddx_node f = w ? y : u;
+        assert_int_equal(ddx_hessian(g, f, H[w]), DDX_OK);
+        op[w] = ddx_operator2(g, f, A, NULL, 0);
+    }
+    /* over a subset, A in the caller's order: inputs 3 and 1 with [[2,0],[0,5]] */
+    ddx_node sub_in[2] = {ddx_graph_input(g, 3), ddx_graph_input(g, 1)};
+    double A2[4] = {2, 0, 0, 5};
+    ddx_node sub = ddx_operator2(g, u, A2, sub_in, 2);
+    assert_graph_ok(g);
+    assert_int_equal(network_channels(g, &op[0], 1), d + 2);
+    double *pts = points(n, d, 17), ov[3 * 3], hv[3 * 16];
+    ddx_node outs[3] = {op[0], op[1], sub};
+    for (int prec = 0; prec < 2; prec++) {
+        ddx_precision pr = prec ? DDX_F64 : DDX_F32;
+        eval_graph(g, outs, 3, pr, pts, n, ov);
+        for (int w = 0; w < 2; w++) {
+            eval_graph(g, H[w], 16, pr, pts, n, hv);
+            for (int q = 0; q < n; q++) {
+                double want = 0;
+                for (int k = 0; k < 16; k++) want += A[k] * hv[q * 16 + k];
+                assert_true(rel_err(ov[q * 3 + w], want, 1e-2) < (prec ? 1e-12 : 1e-4));
+                if (w == 0) {
+                    double ws = 2 * hv[q * 16 + 3 * 4 + 3] + 5 * hv[q * 16 + 1 * 4 + 1];
+                    assert_true(rel_err(ov[q * 3 + 2], ws, 1e-2) < (prec ? 1e-12 : 1e-4));
+                }
+                if (prec) assert_true(rel_err(ov[q * 3 + w], fd_eval(g, outs[w], pts + q * d), 1e-2) < 1e-6);
+            }
+        }
+    }
+    free(pts);
+    ddx_graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dims),
         cmocka_unit_test(test_hessdiag_vs_hessian),
         cmocka_unit_test(test_stde_reproducible),
         cmocka_unit_test(test_stde_statistics),
+        cmocka_unit_test(test_operator2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -209,6 +209,19 @@ static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int na
         /* laplacian(u): all inputs; laplacian(u, x, y): over x and y */
         return gcheck(p, ddx_laplacian_over(p->g, args[0], args + 1, nargs - 1));
     }
+    if (strcmp(fn, "op2") == 0) {
+        /* op2(u, a11, a12, ..., add): sum_ij a_ij u_ij over all d inputs, A row-major */
+        int d = ddx_graph_num_inputs(p->g);
+        if (d > 8 || nargs != 1 + d * d) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "op2(u, a11, ..., a_dd) takes u and d*d = %d numbers (d <= 8)", d * d);
+            return perr(p, "%s", msg);
+        }
+        double A[64];
+        for (int i = 0; i < d * d; i++)
+            if (!is_const_node(p, args[1 + i], &A[i])) return perr(p, "op2(): the coefficients must be numbers", NULL);
+        return gcheck(p, ddx_operator2(p->g, args[0], A, NULL, 0));
+    }
     if (strcmp(fn, "grad") == 0 || strcmp(fn, "hessian") == 0 || strcmp(fn, "hessdiag") == 0)
         return perr(p, "%s() gives several columns: use it as a whole list item", fn);
     return perr(p, "unknown function '%s'", fn);
@@ -243,13 +256,13 @@ static ddx_node parse_primary(parser *p) {
         skip_ws(p);
         if (*p->s == '(') {
             p->s++;
-            ddx_node args[DDX_MAX_ORDER + 2];
+            ddx_node args[66]; /* D(u, 8 names); op2(u, 64 coefficients) */
             int nargs = 0;
             fn_kwargs kw = {0, 0, 0, 0};
             skip_ws(p);
             if (*p->s != ')') {
                 for (;;) {
-                    if (nargs >= DDX_MAX_ORDER + 2) return perr(p, "too many arguments to %s()", name);
+                    if (nargs >= 66) return perr(p, "too many arguments to %s()", name);
                     skip_ws(p);
                     int k = nargs ? read_kwarg(p, &kw) : 0;
                     if (k < 0) return DDX_NO_NODE;
@@ -500,7 +513,7 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
 int ddx_expr_identifiers(const char *text, char ***names) {
     static const char *fns[] = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu",
                                 "swish", "pow", "pi", "D", "grad", "hessian", "laplacian",
-                                "hessdiag", "samples", "seed", "dist", "gaussian", "rademacher"};
+                                "hessdiag", "op2", "samples", "seed", "dist", "gaussian", "rademacher"};
     int n = 0;
     *names = NULL;
     for (const char *s = text; *s;) {

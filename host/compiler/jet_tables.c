@@ -59,12 +59,18 @@ int fdb_table_build(const mi_set *dst, const mi_set *src, const ddx_cop *cops, i
             const ddx_cop *op = &cops[alpha->op - 1];
             fdb_term t = {1.0, 1, 1, {mi_set_find(src, alpha)}};
             if ((kzero < 0 || kzero >= 1) && add_fdb_term(&terms, &n, &cap, start[c], &t)) goto oom;
-            /* distinct factors: appended without the O(terms) merge scan (d of them) */
+            /* distinct factors: appended without the O(terms) merge scan (d of them);
+             * a general A: f''(z) sum_jk a_jk z_j z_k, the pairs j < k merged */
             for (int j = 0; j < op->n_in && (kzero < 0 || kzero >= 2); j++) {
                 ddx_mi e = mi_unit(op->in[j]);
-                int ei = mi_set_find(src, &e);
-                fdb_term q = {1.0, 2, 2, {ei, ei}};
-                if (push_fdb(&terms, &n, &cap, &q)) goto oom;
+                int ej = mi_set_find(src, &e);
+                for (int k = op->A ? j : j; k < (op->A ? op->n_in : j + 1); k++) {
+                    double a = op->A ? op->A[(size_t)j * op->n_in + k] * (k == j ? 1 : 2) : 1.0;
+                    if (a == 0) continue;
+                    ddx_mi f = mi_unit(op->in[k]);
+                    fdb_term q = {a, 2, 2, {ej, mi_set_find(src, &f)}};
+                    if (push_fdb(&terms, &n, &cap, &q)) goto oom;
+                }
             }
             continue;
         }
@@ -150,9 +156,15 @@ int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, c
             if (push_leib(&terms, &n, &cap, (leib_term){1.0, mi_set_find(xs, &zero), mi_set_find(ys, alpha)}) ||
                 push_leib(&terms, &n, &cap, (leib_term){1.0, mi_set_find(xs, alpha), mi_set_find(ys, &zero)}))
                 goto oom;
+            /* a general A: sum_jk a_jk (x_j y_k + x_k y_j) = sum_jk 2 a_jk x_j y_k */
             for (int j = 0; j < op->n_in; j++) {
                 ddx_mi e = mi_unit(op->in[j]);
-                if (push_leib(&terms, &n, &cap, (leib_term){2.0, mi_set_find(xs, &e), mi_set_find(ys, &e)})) goto oom;
+                for (int k = op->A ? 0 : j; k < (op->A ? op->n_in : j + 1); k++) {
+                    double a = op->A ? 2 * op->A[(size_t)j * op->n_in + k] : 2.0;
+                    if (a == 0) continue;
+                    ddx_mi f = mi_unit(op->in[k]);
+                    if (push_leib(&terms, &n, &cap, (leib_term){a, mi_set_find(xs, &e), mi_set_find(ys, &f)})) goto oom;
+                }
             }
             continue;
         }

@@ -338,6 +338,11 @@ ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int
         p->n_cops++;
         p->cops[k].n_in = g->cops[k].n_in;
         memcpy(p->cops[k].in, g->cops[k].in, sizeof(int) * (size_t)g->cops[k].n_in);
+        if (g->cops[k].A) {
+            size_t na = (size_t)g->cops[k].n_in * (size_t)g->cops[k].n_in;
+            if (!(names_ok = (p->cops[k].A = malloc(sizeof(double) * na)) != NULL)) break;
+            memcpy(p->cops[k].A, g->cops[k].A, sizeof(double) * na);
+        }
     }
     if (!names_ok) {
         free(sets);
@@ -450,7 +455,7 @@ void jet_program_free(jet_program *p) {
     }
     for (int i = 0; p->input_names && i < p->d; i++) free(p->input_names[i]);
     free(p->input_names);
-    for (int i = 0; i < p->n_cops; i++) free(p->cops[i].in);
+    for (int i = 0; i < p->n_cops; i++) free(p->cops[i].in), free(p->cops[i].A);
     free(p->cops);
     free(p->instr);
     free(p->sets);

@@ -164,11 +164,12 @@ void mi_format(const ddx_mi *m, int d, const char *const *names, const ddx_cop *
     char nm[80];
     if (m->op) {
         const ddx_cop *op = cops ? &cops[m->op - 1] : NULL;
+        const char *kind = op && op->A ? "op2" : "lap";
         if (!op || op->n_in == d) {
-            snprintf(buf, (size_t)cap, "lap");
+            snprintf(buf, (size_t)cap, "%s", kind);
             return;
         }
-        int w = snprintf(buf, (size_t)cap, "lap(");
+        int w = snprintf(buf, (size_t)cap, "%s(", kind);
         for (int j = 0; j < op->n_in && w > 0 && w < cap; j++) {
             coord_name(op->in[j], d, names, nm, sizeof nm);
             w += snprintf(buf + w, (size_t)(cap - w), "%s%s", j ? " " : "", nm);

@@ -30,7 +30,7 @@ void ddx_graph_free(ddx_graph *g) {
         free(g->dense[i].b);
     }
     for (int i = 0; i < g->n_inputs; i++) free(g->input_names[i]);
-    for (int i = 0; i < g->n_cops; i++) free(g->cops[i].in);
+    for (int i = 0; i < g->n_cops; i++) free(g->cops[i].in), free(g->cops[i].A);
     free(g->inputs);
     free(g->input_names);
     free(g->cops);
@@ -436,28 +436,88 @@ static int input_list(ddx_graph *g, const char *what, const ddx_node *inputs, in
     return m;
 }
 
-/* Index of the collapsed operator over in[0..n) (ascending), added if new;
- * takes ownership of in. -1 when out of memory. */
-static int find_cop(ddx_graph *g, int *in, int n) {
+/* Index of the collapsed operator over in[0..n) (ascending) with matrix A
+ * (NULL: identity), added if new; takes ownership of in and A. -1 on failure. */
+static int find_cop_A(ddx_graph *g, int *in, int n, double *A) {
     for (int k = 0; k < g->n_cops; k++)
-        if (g->cops[k].n_in == n && memcmp(g->cops[k].in, in, sizeof(int) * (size_t)n) == 0) {
+        if (g->cops[k].n_in == n && memcmp(g->cops[k].in, in, sizeof(int) * (size_t)n) == 0 &&
+            (!A == !g->cops[k].A) && (!A || memcmp(g->cops[k].A, A, sizeof(double) * (size_t)n * (size_t)n) == 0)) {
             free(in);
+            free(A);
             return k;
         }
     if (g->n_cops >= 65535) { /* ddx_mi.op is 16 bits */
         free(in);
+        free(A);
         ddx_graph_fail(g, DDX_ERR_LIMIT, "laplacian: more than 65535 distinct input sets");
         return -1;
     }
     ddx_cop *c = realloc(g->cops, sizeof(ddx_cop) * (size_t)(g->n_cops + 1));
     if (!c) {
         free(in);
+        free(A);
         ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
         return -1;
     }
     g->cops = c;
-    g->cops[g->n_cops] = (ddx_cop){n, in};
+    g->cops[g->n_cops] = (ddx_cop){n, in, A};
     return g->n_cops++;
+}
+
+static int find_cop(ddx_graph *g, int *in, int n) { return find_cop_A(g, in, n, NULL); }
+
+ddx_node ddx_operator2(ddx_graph *g, ddx_node y, const double *A, const ddx_node *inputs, int n_inputs) {
+    if (!g) return DDX_NO_NODE;
+    if (!A) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: A is NULL");
+    int *idx;
+    int n = input_list(g, "operator2", inputs, n_inputs, &idx);
+    if (n < 0) return DDX_NO_NODE;
+    /* idx is sorted; A is given in the caller's input order: find each position */
+    int *pos = malloc(sizeof(int) * (size_t)n);
+    double *S = malloc(sizeof(double) * (size_t)n * (size_t)n);
+    if (!pos || !S) {
+        free(idx), free(pos), free(S);
+        return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int k = 0; k < n; k++) {
+        int i = n_inputs ? g->nodes[inputs[k]].ival : k;
+        int j = 0;
+        while (idx[j] != i) j++;
+        pos[k] = j;
+    }
+    /* only the symmetric part acts on u_ij = u_ji */
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            double v = 0.5 * (A[(size_t)a * n + b] + A[(size_t)b * n + a]);
+            if (!isfinite(v)) {
+                free(idx), free(pos), free(S);
+                return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: A[%d][%d] is not finite", a, b);
+            }
+            S[(size_t)pos[a] * n + pos[b]] = v;
+        }
+    free(pos);
+    ddx_node acc = DDX_NO_NODE;
+    for (int a = 0; a < n && (a == 0 || acc != DDX_NO_NODE); a++)
+        for (int b = 0; b < n; b++) {
+            double v = S[(size_t)a * n + b];
+            if (v == 0) continue;
+            ddx_node t = ddx_grad(g, ddx_grad(g, y, g->inputs[idx[a]]), g->inputs[idx[b]]);
+            if (v != 1) t = ddx_mul(g, ddx_const(g, v), t);
+            acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
+            if (acc == DDX_NO_NODE && g->status) break;
+        }
+    if (acc == DDX_NO_NODE && g->status == DDX_OK) acc = ddx_mul(g, ddx_const(g, 0.0), y); /* A = 0 */
+    if (acc == DDX_NO_NODE || g->nodes[y].order > 0) { /* differentiated below: the grad spelling */
+        free(idx), free(S);
+        return acc;
+    }
+    int op = find_cop_A(g, idx, n, S);
+    if (op < 0) return DDX_NO_NODE;
+    ddx_gnode nd = blank(OP_LAPLACE, 1);
+    nd.a = y;
+    nd.b = acc;
+    nd.ival = op;
+    return add_node(g, nd);
 }
 
 ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs) {

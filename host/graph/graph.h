@@ -22,11 +22,14 @@ typedef struct ddx_dense_weights {
 } ddx_dense_weights;
 
 /* A collapsed operator, i.e. a kind of collapsed channel (multiindex.h):
- * sum over in[] (ascending input indices) of d^2/dx_i^2. Laplacians over
- * the same inputs share one, so the network carries one channel for them. */
+ * sum over in[] (ascending input indices) of d^2/dx_i^2 (A == NULL, a
+ * Laplacian) or sum_jk A[j][k] d^2/dx_in[j] dx_in[k] (A: n_in x n_in,
+ * symmetric). Operators over the same inputs and A share one, so the
+ * network carries one channel for them. */
 typedef struct ddx_cop {
     int n_in;
     int *in;
+    double *A;
 } ddx_cop;
 
 /* Coordinates at and above DDX_DIR_BASE are not inputs but the random
