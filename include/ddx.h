@@ -140,6 +140,11 @@ ddx_status ddx_hessdiag(ddx_graph *g, ddx_node y, ddx_node *out);
  * device, thread count and run. Unbiased; its variance is
  * 2 sum_{i != j} H_ij^2 / samples (Rademacher). */
 ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian);
+/* Stochastic estimate of the biharmonic laplacian(laplacian(y)) = sum_ij
+ * y_iijj: the mean over `samples` standard-normal directions v of
+ * d^4/dt^4 y(x + t v) / 3 (1 + 4*samples channels). Unbiased. (The exact
+ * biharmonic is ddx_laplacian of ddx_laplacian, carried as 4th partials.) */
+ddx_node ddx_biharmonic_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed);
 
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
 /* (section owned by the ONNX importer; see docs/ONNX.md) */

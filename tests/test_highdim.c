@@ -212,6 +212,37 @@ static void test_stde_statistics(void **state) {
     ddx_graph_free(g);
 }
 
+/* Biharmonic: the STDE estimate (Gaussian directions, D_v^4 u / 3) over 200
+ * seeds has its mean within 4 standard errors of the exact laplacian of the
+ * laplacian (4th partials through grad nodes), 1 + 4S channels, and one
+ * seed agrees with FD along its own directions. */
+static void test_biharmonic_stochastic(void **state) {
+    (void)state;
+    const int d = 3, seeds = 200, S = 4;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node u = small_mlp(g, d, 16, 41);
+    ddx_node exact = ddx_laplacian(g, ddx_laplacian(g, u));
+    ddx_node *est = malloc(sizeof(ddx_node) * seeds);
+    double *v = malloc(sizeof(double) * seeds), x[3] = {0.2, -0.4, 0.6}, ex;
+    assert_non_null(est);
+    assert_non_null(v);
+    for (int k = 0; k < seeds; k++) est[k] = ddx_biharmonic_stochastic(g, u, S, 500u + (uint64_t)k);
+    assert_graph_ok(g);
+    assert_int_equal(network_channels(g, est, 1), 1 + 4 * S);
+    eval_graph(g, &exact, 1, DDX_F64, x, 1, &ex);
+    assert_true(rel_err(ex, fd_eval(g, exact, x), 1e-2) < 1e-3);
+    eval_graph(g, est, seeds, DDX_F64, x, 1, v);
+    double mean = 0, var = 0;
+    for (int k = 0; k < seeds; k++) mean += v[k] / seeds;
+    for (int k = 0; k < seeds; k++) var += (v[k] - mean) * (v[k] - mean) / (seeds - 1);
+    if (fabs(mean - ex) > 4 * sqrt(var / seeds))
+        fail_msg("biharmonic STDE: mean %.6g vs exact %.6g, standard error %.3g", mean, ex, sqrt(var / seeds));
+    assert_true(rel_err(v[0], fd_eval(g, est[0], x), 1e-2) < 1e-3);
+    free(est);
+    free(v);
+    ddx_graph_free(g);
+}
+
 /* sum_ij a_ij u_ij for a constant, non-symmetric A: one collapsed channel
  * (d + 2), equal to the contraction with a separately compiled Hessian, on
  * a network and on a product (Leibniz rule with A), vs FD too. */
@@ -290,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_stde_reproducible),
         cmocka_unit_test(test_stde_statistics),
         cmocka_unit_test(test_operator2),
+        cmocka_unit_test(test_biharmonic_stochastic),
         cmocka_unit_test(test_cuda_d100_compiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

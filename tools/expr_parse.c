@@ -135,7 +135,7 @@ static int is_const_node(parser *p, ddx_node n, double *v);
 
 /* Keyword arguments of laplacian(u, samples=S, seed=K, dist=gaussian). */
 typedef struct fn_kwargs {
-    int samples, gaussian, any;
+    int samples, gaussian, any, dist_given;
     uint64_t seed;
 } fn_kwargs;
 
@@ -155,6 +155,7 @@ static int read_kwarg(parser *p, fn_kwargs *kw) {
         int gauss = strncmp(s, "gaussian", 8) == 0, rad = strncmp(s, "rademacher", 10) == 0;
         if (!gauss && !rad) return perr(p, "dist= takes rademacher or gaussian", NULL), -1;
         kw->gaussian = gauss;
+        kw->dist_given = 1;
         p->s = s + (gauss ? 8 : 10);
     } else if (strcmp(key, "samples") == 0 || strcmp(key, "seed") == 0) {
         unsigned long long v = strtoull(s, &end, 10);
@@ -166,13 +167,21 @@ static int read_kwarg(parser *p, fn_kwargs *kw) {
             kw->seed = v;
         p->s = end;
     } else
-        return perr(p, "unknown keyword '%s=' (laplacian takes samples=, seed=, dist=)", key), -1;
+        return perr(p, "unknown keyword '%s=' (laplacian/biharmonic take samples=, seed=, dist=)", key), -1;
     kw->any = 1;
     return 1;
 }
 
 static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int nargs, const fn_kwargs *kw) {
-    if (kw->any && strcmp(fn, "laplacian") != 0) return perr(p, "%s() takes no keyword arguments", fn);
+    if (kw->any && strcmp(fn, "laplacian") != 0 && strcmp(fn, "biharmonic") != 0)
+        return perr(p, "%s() takes no keyword arguments", fn);
+    if (strcmp(fn, "biharmonic") == 0) {
+        if (nargs != 1) return perr(p, "biharmonic(u[, samples=S, seed=K]) takes one function", NULL);
+        if (!kw->any) return gcheck(p, ddx_laplacian(p->g, ddx_laplacian(p->g, args[0])));
+        if (!kw->samples) return perr(p, "biharmonic(u, seed=...): needs samples=S", NULL);
+        if (kw->dist_given && !kw->gaussian) return perr(p, "biharmonic(u, samples=...): dist=gaussian only", NULL);
+        return gcheck(p, ddx_biharmonic_stochastic(p->g, args[0], kw->samples, kw->seed));
+    }
     static const struct {
         const char *name;
         ddx_unary_op op;
@@ -258,7 +267,7 @@ static ddx_node parse_primary(parser *p) {
             p->s++;
             ddx_node args[66]; /* D(u, 8 names); op2(u, 64 coefficients) */
             int nargs = 0;
-            fn_kwargs kw = {0, 0, 0, 0};
+            fn_kwargs kw = {0, 0, 0, 0, 0};
             skip_ws(p);
             if (*p->s != ')') {
                 for (;;) {
@@ -490,7 +499,8 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
                 /* a stochastic estimate names its estimator in the column */
                 char named[600];
                 if (strstr(it, "samples=") && !strstr(it, "dist=") && strlen(it) < 500 && it[strlen(it) - 1] == ')')
-                    snprintf(named, sizeof named, "%.*s, dist=rademacher)", (int)strlen(it) - 1, it);
+                    snprintf(named, sizeof named, "%.*s, dist=%s)", (int)strlen(it) - 1, it,
+                             strncmp(it, "biharmonic", 10) == 0 ? "gaussian" : "rademacher");
                 else
                     snprintf(named, sizeof named, "%s", it);
                 if (push_col(out, n, named)) st = DDX_ERR_OUT_OF_MEMORY;
@@ -513,7 +523,7 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
 int ddx_expr_identifiers(const char *text, char ***names) {
     static const char *fns[] = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "silu",
                                 "swish", "pow", "pi", "D", "grad", "hessian", "laplacian",
-                                "hessdiag", "op2", "samples", "seed", "dist", "gaussian", "rademacher"};
+                                "hessdiag", "op2", "biharmonic", "samples", "seed", "dist", "gaussian", "rademacher"};
     int n = 0;
     *names = NULL;
     for (const char *s = text; *s;) {

@@ -592,7 +592,24 @@ static ddx_node grad_dir(ddx_graph *g, ddx_node y, int k) {
     return add_node(g, n);
 }
 
+/* mean over S directions of the k-th directional derivative of y, times scale */
+static ddx_node stochastic_mean(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                double scale);
+
 ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian) {
+    /* mean over s of v_s^T H v_s = d^2/dt^2 y(x + t v_s): unbiased for tr H
+     * since E[v v^T] = I for both distributions */
+    return stochastic_mean(g, y, samples, seed, gaussian, 2, 1.0);
+}
+
+ddx_node ddx_biharmonic_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed) {
+    /* v ~ N(0, I): E[v_i v_j v_k v_l] = d_ij d_kl + d_ik d_jl + d_il d_jk, so
+     * E[d^4/dt^4 y(x + t v)] = 3 sum_ij y_iijj = 3 (laplacian^2 y) */
+    return stochastic_mean(g, y, samples, seed, 1, 4, 1.0 / 3.0);
+}
+
+static ddx_node stochastic_mean(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                double scale) {
     if (!g) return DDX_NO_NODE;
     if (!check_operand(g, y, "laplacian")) return DDX_NO_NODE;
     if (g->nodes[y].width != 1)
@@ -616,15 +633,15 @@ ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_
         ds[g->n_dirsets++] = (ddx_dirset){first, samples, seed, dist};
         g->n_dirs += samples;
     }
-    /* mean over s of v_s^T H v_s = d^2/dt^2 y(x + t v_s): unbiased for tr H
-     * since E[v v^T] = I for both distributions */
     ddx_node acc = DDX_NO_NODE;
     for (int s = 0; s < samples; s++) {
-        ddx_node t = grad_dir(g, grad_dir(g, y, first + s), first + s);
+        ddx_node t = y;
+        for (int j = 0; j < k; j++) t = grad_dir(g, t, first + s);
         acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
         if (acc == DDX_NO_NODE) return DDX_NO_NODE;
     }
-    return samples == 1 ? acc : ddx_mul(g, acc, ddx_const(g, 1.0 / samples));
+    double f = scale / samples;
+    return f == 1.0 ? acc : ddx_mul(g, acc, ddx_const(g, f));
 }
 
 ddx_node ddx_laplacian(ddx_graph *g, ddx_node y) { return ddx_laplacian_over(g, y, NULL, 0); }

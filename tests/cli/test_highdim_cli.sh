@@ -18,6 +18,8 @@ M1000=mlp:1000-16-16-1:tanh
 [ "$(channels mlp:3-16-1:tanh 'hessian(u)')" = 10 ] && ok || bad "d=3 hessian channels"
 [ "$(channels mlp:3-16-1:tanh 'hessdiag(u)')" = 7 ] && ok || bad "d=3 hessdiag channels"
 [ "$(channels mlp:4096-8-1:tanh 'laplacian(u)')" = 4098 ] && ok || bad "d=4096 laplacian channels"
+[ "$(channels mlp:3-16-1:tanh 'biharmonic(u, samples=4, seed=2)')" = 17 ] && ok || bad "biharmonic STDE channels"
+[ "$(channels mlp:3-16-1:tanh 'op2(u, 1,0,0, 0,2,0, 0,0,3)')" = 5 ] && ok || bad "op2 channels"
 
 # eval at d = 1000: columns and their names
 awk 'BEGIN { srand(3); for (r = 0; r < 4; r++) { s = ""; for (i = 0; i < 1000; i++) s = s (i ? "," : "") rand(); print s } }' >"$T/p.csv"
@@ -44,6 +46,8 @@ expect_fail "samples=0" "samples= must be 1..65536" "$DDX" info --model mlp:3-8-
 expect_fail "unknown keyword" "unknown keyword 'foo='" "$DDX" info --model mlp:3-8-1 --derivs 'laplacian(u, foo=1)'
 expect_fail "seed without samples" "needs samples=S" "$DDX" info --model mlp:3-8-1 --derivs 'laplacian(u, seed=1)'
 expect_fail "STDE over a subset" "over all inputs only" "$DDX" info --model mlp:3-8-1 --inputs a,b,c --derivs 'laplacian(u, a, samples=4)'
+expect_fail "biharmonic rademacher" "dist=gaussian only" "$DDX" info --model mlp:3-8-1 --derivs 'biharmonic(u, samples=4, dist=rademacher)'
+expect_fail "op2 wrong count" "d\*d = 9 numbers" "$DDX" info --model mlp:3-8-1 --derivs 'op2(u, 1, 2)'
 expect_fail "keyword elsewhere" "takes no keyword" "$DDX" info --model mlp:3-8-1 --derivs 'D(u, x1, samples=4)'
 
 echo "test_highdim_cli: $pass passed, $fail failed"
