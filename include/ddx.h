@@ -128,6 +128,12 @@ ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, in
  * channels, as the Laplacian, which is A = I); ddx_program_node_coeffs
  * reports it with -1 at its inputs. */
 ddx_node ddx_operator2(ddx_graph *g, ddx_node y, const double *A, const ddx_node *inputs, int n_inputs);
+/* Stochastic estimate of sum_ij a_ij y_ij over all inputs (A d x d, its
+ * symmetric part positive semi-definite, else DDX_ERR_INVALID_ARG): the mean
+ * of v^T H v over `samples` directions v = L z, A = L L^T (Cholesky), z
+ * Rademacher (gaussian = 0) or standard normal. Unbiased; 1 + 2*samples channels. */
+ddx_node ddx_operator2_stochastic(ddx_graph *g, ddx_node y, const double *A, int samples, uint64_t seed,
+                                  int gaussian);
 /* The Hessian diagonal d^2 y / dx_i^2, un-summed: writes num_inputs nodes.
  * The compiler carries the channels {0, e_i, 2e_i} only (1 + 2d), no mixed
  * partial. */

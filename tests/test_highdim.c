@@ -243,6 +243,45 @@ static void test_biharmonic_stochastic(void **state) {
     ddx_graph_free(g);
 }
 
+/* STDE for sum_ij a_ij u_ij with A = B B^T (directions L z, Cholesky): mean
+ * over 200 seeds within 4 standard errors of the exact collapsed operator;
+ * one seed vs FD along its own directions; an indefinite A is refused. */
+static void test_operator2_stochastic(void **state) {
+    (void)state;
+    const int d = 4, seeds = 200, S = 4;
+    ddx_graph *g = ddx_graph_create();
+    ddx_node u = small_mlp(g, d, 16, 51);
+    double B[16], A[16], x[4] = {0.1, 0.5, -0.3, 0.8}, ex;
+    uint64_t sd = 5;
+    for (int k = 0; k < 16; k++) B[k] = test_uniform(&sd, -1, 1);
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) {
+            A[i * d + j] = 0;
+            for (int k = 0; k < d; k++) A[i * d + j] += B[i * d + k] * B[j * d + k];
+        }
+    ddx_node exact = ddx_operator2(g, u, A, NULL, 0);
+    ddx_node *est = malloc(sizeof(ddx_node) * seeds);
+    double *v = malloc(sizeof(double) * seeds);
+    assert_non_null(est);
+    assert_non_null(v);
+    for (int k = 0; k < seeds; k++) est[k] = ddx_operator2_stochastic(g, u, A, S, 700u + (uint64_t)k, k & 1);
+    assert_graph_ok(g);
+    eval_graph(g, &exact, 1, DDX_F64, x, 1, &ex);
+    eval_graph(g, est, seeds, DDX_F64, x, 1, v);
+    double mean = 0, var = 0;
+    for (int k = 0; k < seeds; k++) mean += v[k] / seeds;
+    for (int k = 0; k < seeds; k++) var += (v[k] - mean) * (v[k] - mean) / (seeds - 1);
+    if (fabs(mean - ex) > 4 * sqrt(var / seeds))
+        fail_msg("op2 STDE: mean %.6g vs exact %.6g, standard error %.3g", mean, ex, sqrt(var / seeds));
+    assert_true(rel_err(v[1], fd_eval(g, est[1], x), 1e-2) < 1e-6);
+    double Ibad[16] = {1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    assert_int_equal(ddx_operator2_stochastic(g, u, Ibad, S, 1, 0), DDX_NO_NODE);
+    assert_int_equal(ddx_graph_status(g), DDX_ERR_INVALID_ARG);
+    free(est);
+    free(v);
+    ddx_graph_free(g);
+}
+
 /* sum_ij a_ij u_ij for a constant, non-symmetric A: one collapsed channel
  * (d + 2), equal to the contraction with a separately compiled Hessian, on
  * a network and on a product (Leibniz rule with A), vs FD too. */
@@ -322,6 +361,7 @@ int main(void) {
         cmocka_unit_test(test_stde_statistics),
         cmocka_unit_test(test_operator2),
         cmocka_unit_test(test_biharmonic_stochastic),
+        cmocka_unit_test(test_operator2_stochastic),
         cmocka_unit_test(test_cuda_d100_compiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -167,13 +167,13 @@ static int read_kwarg(parser *p, fn_kwargs *kw) {
             kw->seed = v;
         p->s = end;
     } else
-        return perr(p, "unknown keyword '%s=' (laplacian/biharmonic take samples=, seed=, dist=)", key), -1;
+        return perr(p, "unknown keyword '%s=' (laplacian/biharmonic/op2 take samples=, seed=, dist=)", key), -1;
     kw->any = 1;
     return 1;
 }
 
 static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int nargs, const fn_kwargs *kw) {
-    if (kw->any && strcmp(fn, "laplacian") != 0 && strcmp(fn, "biharmonic") != 0)
+    if (kw->any && strcmp(fn, "laplacian") != 0 && strcmp(fn, "biharmonic") != 0 && strcmp(fn, "op2") != 0)
         return perr(p, "%s() takes no keyword arguments", fn);
     if (strcmp(fn, "biharmonic") == 0) {
         if (nargs != 1) return perr(p, "biharmonic(u[, samples=S, seed=K]) takes one function", NULL);
@@ -229,6 +229,10 @@ static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int na
         double A[64];
         for (int i = 0; i < d * d; i++)
             if (!is_const_node(p, args[1 + i], &A[i])) return perr(p, "op2(): the coefficients must be numbers", NULL);
+        if (kw->any) {
+            if (!kw->samples) return perr(p, "op2(u, ..., seed=...): needs samples=S", NULL);
+            return gcheck(p, ddx_operator2_stochastic(p->g, args[0], A, kw->samples, kw->seed, kw->gaussian));
+        }
         return gcheck(p, ddx_operator2(p->g, args[0], A, NULL, 0));
     }
     if (strcmp(fn, "grad") == 0 || strcmp(fn, "hessian") == 0 || strcmp(fn, "hessdiag") == 0)

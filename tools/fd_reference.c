@@ -160,7 +160,7 @@ static void dir_vector(const ddx_graph *g, int c, double *w) {
     for (int j = 0; j < g->n_dirsets; j++) {
         const ddx_dirset *ds = &g->dirsets[j];
         if (k >= ds->first && k < ds->first + ds->S)
-            for (int i = 0; i < d; i++) w[i] = ddx_dir_component(ds->seed, k - ds->first, i, ds->dist);
+            for (int i = 0; i < d; i++) w[i] = ddx_dirset_component(ds, k - ds->first, i);
     }
 }
 

@@ -68,7 +68,7 @@ static int seed_directions(lower_ctx *c, jet_instr *in, const mi_set *S, int inp
         if (!iv) return -1;
         in->seed_val = iv;
         in->seed_ch[in->n_seed] = ch;
-        in->seed_val[in->n_seed++] = ddx_dir_component(ds->seed, k - ds->first, input, ds->dist);
+        in->seed_val[in->n_seed++] = ddx_dirset_component(ds, k - ds->first, input);
     }
     return 0;
 }
@@ -88,7 +88,7 @@ static double input_jet(const ddx_graph *g, const ddx_mi *m, int input) {
     k -= DDX_DIR_BASE;
     for (int j = 0; j < g->n_dirsets; j++) {
         const ddx_dirset *ds = &g->dirsets[j];
-        if (k >= ds->first && k < ds->first + ds->S) return ddx_dir_component(ds->seed, k - ds->first, input, ds->dist);
+        if (k >= ds->first && k < ds->first + ds->S) return ddx_dirset_component(ds, k - ds->first, input);
     }
     return 0;
 }

@@ -34,6 +34,7 @@ void ddx_graph_free(ddx_graph *g) {
     free(g->inputs);
     free(g->input_names);
     free(g->cops);
+    for (int i = 0; i < g->n_dirsets; i++) free(g->dirsets[i].L);
     free(g->dirsets);
     free(g->nodes);
     free(g->dense);
@@ -581,6 +582,14 @@ double ddx_dir_component(uint64_t seed, int s, int i, ddx_dist dist) {
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+double ddx_dirset_component(const ddx_dirset *ds, int s, int i) {
+    if (!ds->L) return ddx_dir_component(ds->seed, s, i, ds->dist);
+    if (i >= ds->nL) return 0; /* an input added after the estimator: not moved */
+    double v = 0;
+    for (int j = 0; j <= i; j++) v += ds->L[(size_t)i * ds->nL + j] * ddx_dir_component(ds->seed, s, j, ds->dist);
+    return v;
+}
+
 /* grad of y along random direction k (a coordinate above the inputs) */
 static ddx_node grad_dir(ddx_graph *g, ddx_node y, int k) {
     if (y == DDX_NO_NODE) return y;
@@ -592,25 +601,74 @@ static ddx_node grad_dir(ddx_graph *g, ddx_node y, int k) {
     return add_node(g, n);
 }
 
-/* mean over S directions of the k-th directional derivative of y, times scale */
+/* mean over S directions of the k-th directional derivative of y, times
+ * scale; L (may be NULL; taken over) shapes the directions v = L z */
 static ddx_node stochastic_mean(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
-                                double scale);
+                                double scale, double *L);
+
+ddx_node ddx_operator2_stochastic(ddx_graph *g, ddx_node y, const double *A, int samples, uint64_t seed,
+                                  int gaussian) {
+    if (!g) return DDX_NO_NODE;
+    if (!A) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: A is NULL");
+    int d = g->n_inputs;
+    if (d == 0) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: graph has no inputs");
+    /* Cholesky of A's symmetric part, semi-definite allowed (a zero pivot
+     * leaves its column 0): E[(Lz)^T H (Lz)] = tr(H L L^T) = sum a_ij h_ij */
+    double *L = calloc((size_t)d * (size_t)d, sizeof(double));
+    if (!L) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    double scale = 0;
+    for (int i = 0; i < d; i++) scale = fmax(scale, fabs(A[(size_t)i * d + i]));
+    double tiny = 1e-12 * (scale > 0 ? scale : 1);
+    for (int j = 0; j < d; j++) {
+        double s = A[(size_t)j * d + j];
+        for (int k = 0; k < j; k++) s -= L[(size_t)j * d + k] * L[(size_t)j * d + k];
+        int bad = !isfinite(s) || s < -tiny;
+        double ljj = s > tiny ? sqrt(s) : 0;
+        L[(size_t)j * d + j] = ljj;
+        for (int i = j + 1; i < d && !bad; i++) {
+            double t = 0.5 * (A[(size_t)i * d + j] + A[(size_t)j * d + i]);
+            for (int k = 0; k < j; k++) t -= L[(size_t)i * d + k] * L[(size_t)j * d + k];
+            if (ljj > 0) L[(size_t)i * d + j] = t / ljj;
+            else if (fabs(t) > 1e3 * tiny) bad = 1;
+        }
+        if (bad) {
+            free(L);
+            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG,
+                                  "operator2 (samples=): A is not positive semi-definite (at pivot %d); "
+                                  "the estimator needs A = L L^T", j);
+        }
+    }
+    return stochastic_mean(g, y, samples, seed, gaussian, 2, 1.0, L);
+}
 
 ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian) {
     /* mean over s of v_s^T H v_s = d^2/dt^2 y(x + t v_s): unbiased for tr H
      * since E[v v^T] = I for both distributions */
-    return stochastic_mean(g, y, samples, seed, gaussian, 2, 1.0);
+    return stochastic_mean(g, y, samples, seed, gaussian, 2, 1.0, NULL);
 }
 
 ddx_node ddx_biharmonic_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed) {
     /* v ~ N(0, I): E[v_i v_j v_k v_l] = d_ij d_kl + d_ik d_jl + d_il d_jk, so
      * E[d^4/dt^4 y(x + t v)] = 3 sum_ij y_iijj = 3 (laplacian^2 y) */
-    return stochastic_mean(g, y, samples, seed, 1, 4, 1.0 / 3.0);
+    return stochastic_mean(g, y, samples, seed, 1, 4, 1.0 / 3.0, NULL);
 }
 
+static ddx_node stochastic_mean_body(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                     double scale, double **Lp);
+
 static ddx_node stochastic_mean(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
-                                double scale) {
-    if (!g) return DDX_NO_NODE;
+                                double scale, double *L) {
+    if (!g) {
+        free(L);
+        return DDX_NO_NODE;
+    }
+    ddx_node r = stochastic_mean_body(g, y, samples, seed, gaussian, k, scale, &L);
+    free(L); /* NULL when a new dirset took it */
+    return r;
+}
+
+static ddx_node stochastic_mean_body(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                     double scale, double **Lp) {
     if (!check_operand(g, y, "laplacian")) return DDX_NO_NODE;
     if (g->nodes[y].width != 1)
         return ddx_graph_fail(g, DDX_ERR_NOT_SCALAR, "laplacian: node %d has width %d; it needs a scalar", (int)y,
@@ -626,11 +684,16 @@ static ddx_node stochastic_mean(ddx_graph *g, ddx_node y, int samples, uint64_t 
     /* the same (samples, seed, dist) twice shares its directions (and so its nodes) */
     int first = -1;
     ddx_dist dist = gaussian ? DDX_DIST_GAUSSIAN : DDX_DIST_RADEMACHER;
-    for (int k = 0; k < g->n_dirsets; k++)
-        if (ds[k].S == samples && ds[k].seed == seed && ds[k].dist == dist) first = ds[k].first;
+    double *L = *Lp;
+    int nL = L ? g->n_inputs : 0;
+    for (int j = 0; j < g->n_dirsets; j++)
+        if (ds[j].S == samples && ds[j].seed == seed && ds[j].dist == dist && ds[j].nL == nL &&
+            (!L == !ds[j].L) && (!L || memcmp(L, ds[j].L, sizeof(double) * (size_t)nL * (size_t)nL) == 0))
+            first = ds[j].first;
     if (first < 0) {
         first = g->n_dirs;
-        ds[g->n_dirsets++] = (ddx_dirset){first, samples, seed, dist};
+        ds[g->n_dirsets++] = (ddx_dirset){first, samples, seed, dist, nL, L};
+        *Lp = NULL;
         g->n_dirs += samples;
     }
     ddx_node acc = DDX_NO_NODE;

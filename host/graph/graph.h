@@ -47,8 +47,12 @@ typedef struct ddx_dirset {
     int first, S;
     uint64_t seed;
     ddx_dist dist;
+    int nL;    /* L != NULL: v_s = L z_s with z_s as above, L nL x nL (nL = d */
+    double *L; /* when built) lower-triangular, so E[v v^T] = L L^T = A */
 } ddx_dirset;
 double ddx_dir_component(uint64_t seed, int s, int i, ddx_dist dist);
+/* Component i of direction s of a dirset (through L when it has one). */
+double ddx_dirset_component(const ddx_dirset *ds, int s, int i);
 
 typedef struct ddx_gnode {
     ddx_opcode op;
