@@ -85,6 +85,8 @@ typedef struct jet_program {
     char **input_names;    /* d owned copies */
     ddx_cop *cops;         /* copy of the graph's collapsed operators (for names) */
     int n_cops;
+    ddx_dirset *dirsets;   /* copy of the random-direction sets (L not kept), for describe */
+    int n_dirsets;
     int n_values;
     jet_value *values;
     int n_nodes;

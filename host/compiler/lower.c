@@ -344,6 +344,14 @@ ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int
             memcpy(p->cops[k].A, g->cops[k].A, sizeof(double) * na);
         }
     }
+    if (names_ok && g->n_dirsets) {
+        names_ok = (p->dirsets = malloc(sizeof(ddx_dirset) * (size_t)g->n_dirsets)) != NULL;
+        for (int k = 0; names_ok && k < g->n_dirsets; k++) {
+            p->dirsets[k] = g->dirsets[k];
+            p->dirsets[k].L = NULL;
+        }
+        if (names_ok) p->n_dirsets = g->n_dirsets;
+    }
     if (!names_ok) {
         free(sets);
         jet_program_free(p);
@@ -457,6 +465,7 @@ void jet_program_free(jet_program *p) {
     free(p->input_names);
     for (int i = 0; i < p->n_cops; i++) free(p->cops[i].in), free(p->cops[i].A);
     free(p->cops);
+    free(p->dirsets);
     free(p->instr);
     free(p->sets);
     free(p->values);

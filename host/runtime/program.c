@@ -243,6 +243,12 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         p->opt.precision == DDX_F32 ? "f32" : "f64");
     put(buf, cap, &len, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
     put(buf, cap, &len, "useful FLOPs per point: %.0f\n", jp->flops);
+    for (int k = 0; k < jp->n_dirsets; k++) { /* stochastic estimators: which directions */
+        const ddx_dirset *ds = &jp->dirsets[k];
+        put(buf, cap, &len, "random directions v%d..v%d: %d %s%s, seed %llu (STDE estimator)\n", ds->first,
+            ds->first + ds->S - 1, ds->S, ds->dist == DDX_DIST_GAUSSIAN ? "gaussian" : "rademacher",
+            ds->nL ? " shaped by L (A = L L^T)" : "", (unsigned long long)ds->seed);
+    }
     put(buf, cap, &len, "instructions: %d, tile workspace: %lld rows per point\n", jp->n_instr,
         (long long)jp->workspace);
     for (int i = 0; i < jp->n_instr; i++) {

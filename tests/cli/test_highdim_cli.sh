@@ -21,6 +21,10 @@ M1000=mlp:1000-16-16-1:tanh
 [ "$(channels mlp:3-16-1:tanh 'biharmonic(u, samples=4, seed=2)')" = 17 ] && ok || bad "biharmonic STDE channels"
 [ "$(channels mlp:3-16-1:tanh 'op2(u, 1,0,0, 0,2,0, 0,0,3)')" = 5 ] && ok || bad "op2 channels"
 
+# the estimator is named in describe
+"$DDX" info --device cpu --model $M1000 --derivs 'laplacian(u, samples=16, seed=1)' 2>/dev/null |
+    grep -q 'random directions v0..v15: 16 rademacher, seed 1' && ok || bad "describe names the STDE directions"
+
 # eval at d = 1000: columns and their names
 awk 'BEGIN { srand(3); for (r = 0; r < 4; r++) { s = ""; for (i = 0; i < 1000; i++) s = s (i ? "," : "") rand(); print s } }' >"$T/p.csv"
 { printf 'x1'; for i in $(seq 2 1000); do printf ',x%d' "$i"; done; echo; cat "$T/p.csv"; } >"$T/pts.csv"
