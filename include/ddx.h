@@ -213,7 +213,9 @@ ddx_precision ddx_program_precision(const ddx_program *p);
 double ddx_program_flops_per_point(const ddx_program *p);
 /* Channels (Taylor coefficients) a graph node carries in this program;
  * 0 if the node is not needed. coeffs (may be NULL) receives count*d ints,
- * the multi-indices, when count <= capacity. */
+ * the multi-indices, when count <= capacity (a collapsed channel: -1 at
+ * each input it sums over; a random direction of a stochastic estimator has
+ * no input column: its entries are 0). */
 int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int capacity);
 /* Largest channel count over the dense layers (what the network carries). */
 int ddx_program_network_channels(const ddx_program *p);
