@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define DDX_VERSION_STRING "0.1.0"
-#define DDX_MAX_INPUTS 16 /* inputs of one graph (point dimension d) */
+/* The number of inputs d is a run-time size (DDX_ERR_LIMIT past 2^24). */
 #define DDX_MAX_ORDER 8   /* highest total derivative order */
 #define DDX_MAX_CUDA_DEVICES 16 /* devices one program splits a batch over */
 #define DDX_CUDA_ALL_DEVICES (-1) /* n_cuda_devices: every device there is */
@@ -153,6 +153,37 @@ DDX_API ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
  * n_inputs = 0 means all inputs. */
 DDX_API ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs);
 
+/* sum_jk A[j][k] d^2 y / dx_j dx_k over the given inputs (n_inputs of them,
+ * A n_inputs x n_inputs row-major in their order; n_inputs = 0: all inputs,
+ * A d x d), e.g. div(A grad y) for a constant A. Only A's symmetric part
+ * matters. With no grad below y it is one collapsed channel (1 + d + 1
+ * channels, as the Laplacian, which is A = I); ddx_program_node_coeffs
+ * reports it with -1 at its inputs. */
+DDX_API ddx_node ddx_operator2(ddx_graph *g, ddx_node y, const double *A, const ddx_node *inputs, int n_inputs);
+/* Stochastic estimate of sum_ij a_ij y_ij over all inputs (A d x d, its
+ * symmetric part positive semi-definite, else DDX_ERR_INVALID_ARG): the mean
+ * of v^T H v over `samples` directions v = L z, A = L L^T (Cholesky), z
+ * Rademacher (gaussian = 0) or standard normal. Unbiased; 1 + 2*samples channels. */
+DDX_API ddx_node ddx_operator2_stochastic(ddx_graph *g, ddx_node y, const double *A, int samples, uint64_t seed,
+                                  int gaussian);
+/* The Hessian diagonal d^2 y / dx_i^2, un-summed: writes num_inputs nodes.
+ * The compiler carries the channels {0, e_i, 2e_i} only (1 + 2d), no mixed
+ * partial. */
+DDX_API ddx_status ddx_hessdiag(ddx_graph *g, ddx_node y, ddx_node *out);
+/* Stochastic (STDE) estimate of the Laplacian of y over all inputs: the mean
+ * over `samples` random directions v of v^T H v = d^2/dt^2 y(x + t v),
+ * each pushed through as a second-order directional jet (1 + 2*samples
+ * channels, whatever d). v is Rademacher (gaussian = 0) or standard normal
+ * (gaussian = 1), a function of `seed` alone: the same estimate on every
+ * device, thread count and run. Unbiased; its variance is
+ * 2 sum_{i != j} H_ij^2 / samples (Rademacher). */
+DDX_API ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian);
+/* Stochastic estimate of the biharmonic laplacian(laplacian(y)) = sum_ij
+ * y_iijj: the mean over `samples` standard-normal directions v of
+ * d^4/dt^4 y(x + t v) / 3 (1 + 4*samples channels). Unbiased. (The exact
+ * biharmonic is ddx_laplacian of ddx_laplacian, carried as 4th partials.) */
+DDX_API ddx_node ddx_biharmonic_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed);
+
 /* ---- graph inspection (importers, tools) ------------------------------- */
 typedef enum ddx_node_kind {
     DDX_NODE_INPUT, DDX_NODE_CONST, DDX_NODE_ADD, DDX_NODE_SUB, DDX_NODE_MUL, DDX_NODE_UNARY,
@@ -177,7 +208,6 @@ typedef struct ddx_node_info {
 DDX_API int ddx_graph_num_nodes(const ddx_graph *g);
 /* What node n is; the pointers stay valid while the graph lives. */
 DDX_API ddx_status ddx_node_get_info(const ddx_graph *g, ddx_node n, ddx_node_info *info);
-
 /* ---- ONNX import (host/onnx_*.c) ------------------------------------ */
 /* (section owned by the ONNX importer; see docs/ONNX.md) */
 /* Builds the network of an ONNX model (a serialized ModelProto: data,
@@ -260,7 +290,9 @@ DDX_API ddx_precision ddx_program_precision(const ddx_program *p);
 DDX_API double ddx_program_flops_per_point(const ddx_program *p);
 /* Channels (Taylor coefficients) a graph node carries in this program;
  * 0 if the node is not needed. coeffs (may be NULL) receives count*d ints,
- * the multi-indices, when count <= capacity. */
+ * the multi-indices, when count <= capacity (a collapsed channel: -1 at
+ * each input it sums over; a random direction of a stochastic estimator has
+ * no input column: its entries are 0). */
 DDX_API int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int capacity);
 /* Largest channel count over the dense layers (what the network carries). */
 DDX_API int ddx_program_network_channels(const ddx_program *p);

@@ -5,7 +5,7 @@
 #include "test_util.h"
 
 static ddx_node mlp(ddx_graph *g, int d, int width, int layers) {
-    ddx_node xs[DDX_MAX_INPUTS];
+    ddx_node xs[64];
     for (int i = 0; i < d; i++) xs[i] = ddx_graph_input(g, i);
     ddx_node a = ddx_concat(g, xs, d);
     int in = d;

@@ -132,7 +132,55 @@ static ddx_node parse_expr(parser *p);
 
 static int is_const_node(parser *p, ddx_node n, double *v);
 
-static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int nargs) {
+/* Keyword arguments of laplacian(u, samples=S, seed=K, dist=gaussian). */
+typedef struct fn_kwargs {
+    int samples, gaussian, any, dist_given;
+    uint64_t seed;
+} fn_kwargs;
+
+/* Reads `name=value` at p->s if there is one: 1 read, 0 not a keyword, -1 error. */
+static int read_kwarg(parser *p, fn_kwargs *kw) {
+    const char *s = p->s;
+    char key[16];
+    int n = 0;
+    while (is_name_char(*s) && n < 15) key[n++] = *s++;
+    key[n] = 0;
+    while (isspace((unsigned char)*s)) s++;
+    if (!n || *s != '=' || s[1] == '=') return 0;
+    s++;
+    while (isspace((unsigned char)*s)) s++;
+    char *end;
+    if (strcmp(key, "dist") == 0) {
+        int gauss = strncmp(s, "gaussian", 8) == 0, rad = strncmp(s, "rademacher", 10) == 0;
+        if (!gauss && !rad) return perr(p, "dist= takes rademacher or gaussian", NULL), -1;
+        kw->gaussian = gauss;
+        kw->dist_given = 1;
+        p->s = s + (gauss ? 8 : 10);
+    } else if (strcmp(key, "samples") == 0 || strcmp(key, "seed") == 0) {
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s || *s == '-') return perr(p, "%s= takes a non-negative integer", key), -1;
+        if (key[1] == 'a') {
+            if (v < 1 || v > 65536) return perr(p, "samples= must be 1..65536", NULL), -1;
+            kw->samples = (int)v;
+        } else
+            kw->seed = v;
+        p->s = end;
+    } else
+        return perr(p, "unknown keyword '%s=' (laplacian/biharmonic/op2 take samples=, seed=, dist=)", key), -1;
+    kw->any = 1;
+    return 1;
+}
+
+static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int nargs, const fn_kwargs *kw) {
+    if (kw->any && strcmp(fn, "laplacian") != 0 && strcmp(fn, "biharmonic") != 0 && strcmp(fn, "op2") != 0)
+        return perr(p, "%s() takes no keyword arguments", fn);
+    if (strcmp(fn, "biharmonic") == 0) {
+        if (nargs != 1) return perr(p, "biharmonic(u[, samples=S, seed=K]) takes one function", NULL);
+        if (!kw->any) return gcheck(p, ddx_laplacian(p->g, ddx_laplacian(p->g, args[0])));
+        if (!kw->samples) return perr(p, "biharmonic(u, seed=...): needs samples=S", NULL);
+        if (kw->dist_given && !kw->gaussian) return perr(p, "biharmonic(u, samples=...): dist=gaussian only", NULL);
+        return gcheck(p, ddx_biharmonic_stochastic(p->g, args[0], kw->samples, kw->seed));
+    }
     /* the unary ops by their ddx_ops.def name, and swish for silu */
     int uop = strcmp(fn, "swish") == 0 ? (int)DDX_SILU : ddx_unary_op_from_name(fn);
     if (uop >= 0) {
@@ -156,10 +204,32 @@ static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int na
     }
     if (strcmp(fn, "laplacian") == 0) {
         if (nargs < 1) return perr(p, "laplacian() needs a function", NULL);
+        if (kw->any) { /* the stochastic (STDE) estimate */
+            if (nargs != 1) return perr(p, "laplacian(u, samples=...): over all inputs only", NULL);
+            if (!kw->samples) return perr(p, "laplacian(u, seed=...): needs samples=S", NULL);
+            return gcheck(p, ddx_laplacian_stochastic(p->g, args[0], kw->samples, kw->seed, kw->gaussian));
+        }
         /* laplacian(u): all inputs; laplacian(u, x, y): over x and y */
         return gcheck(p, ddx_laplacian_over(p->g, args[0], args + 1, nargs - 1));
     }
-    if (strcmp(fn, "grad") == 0 || strcmp(fn, "hessian") == 0)
+    if (strcmp(fn, "op2") == 0) {
+        /* op2(u, a11, a12, ..., add): sum_ij a_ij u_ij over all d inputs, A row-major */
+        int d = ddx_graph_num_inputs(p->g);
+        if (d > 8 || nargs != 1 + d * d) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "op2(u, a11, ..., a_dd) takes u and d*d = %d numbers (d <= 8)", d * d);
+            return perr(p, "%s", msg);
+        }
+        double A[64];
+        for (int i = 0; i < d * d; i++)
+            if (!is_const_node(p, args[1 + i], &A[i])) return perr(p, "op2(): the coefficients must be numbers", NULL);
+        if (kw->any) {
+            if (!kw->samples) return perr(p, "op2(u, ..., seed=...): needs samples=S", NULL);
+            return gcheck(p, ddx_operator2_stochastic(p->g, args[0], A, kw->samples, kw->seed, kw->gaussian));
+        }
+        return gcheck(p, ddx_operator2(p->g, args[0], A, NULL, 0));
+    }
+    if (strcmp(fn, "grad") == 0 || strcmp(fn, "hessian") == 0 || strcmp(fn, "hessdiag") == 0)
         return perr(p, "%s() gives several columns: use it as a whole list item", fn);
     return perr(p, "unknown function '%s'", fn);
 }
@@ -196,15 +266,22 @@ static ddx_node parse_primary(parser *p) {
         skip_ws(p);
         if (*p->s == '(') {
             p->s++;
-            ddx_node args[DDX_MAX_ORDER + 2];
+            ddx_node args[66]; /* D(u, 8 names); op2(u, 64 coefficients) */
             int nargs = 0;
+            fn_kwargs kw = {0, 0, 0, 0, 0};
             skip_ws(p);
             if (*p->s != ')') {
                 for (;;) {
-                    if (nargs >= DDX_MAX_ORDER + 2) return perr(p, "too many arguments to %s()", name);
+                    if (nargs >= 66) return perr(p, "too many arguments to %s()", name);
+                    skip_ws(p);
+                    int k = nargs ? read_kwarg(p, &kw) : 0;
+                    if (k < 0) return DDX_NO_NODE;
                     /* D(u, x, x): input names are plain inputs there */
-                    args[nargs] = parse_expr(p);
-                    if (args[nargs++] == DDX_NO_NODE) return DDX_NO_NODE;
+                    if (k == 0) {
+                        if (kw.any) return perr(p, "%s(): a positional argument after a keyword", name);
+                        args[nargs] = parse_expr(p);
+                        if (args[nargs++] == DDX_NO_NODE) return DDX_NO_NODE;
+                    }
                     skip_ws(p);
                     if (*p->s == ',') {
                         p->s++;
@@ -216,7 +293,7 @@ static ddx_node parse_primary(parser *p) {
             skip_ws(p);
             if (*p->s != ')') return perr(p, "expected ')' after arguments of %s()", name);
             p->s++;
-            return apply_function(p, name, args, nargs);
+            return apply_function(p, name, args, nargs, &kw);
         }
         return resolve_name(p, name);
     }
@@ -375,10 +452,11 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
             }
             /* grad(u) / hessian(u): several columns */
             int is_grad = strncmp(it, "grad(", 5) == 0, is_hess = strncmp(it, "hessian(", 8) == 0;
+            int is_diag = strncmp(it, "hessdiag(", 9) == 0;
             size_t il = strlen(it);
-            if ((is_grad || is_hess) && it[il - 1] == ')') {
+            if ((is_grad || is_hess || is_diag) && it[il - 1] == ')') {
                 char inner[256];
-                size_t off = is_grad ? 5 : 8;
+                size_t off = is_grad ? 5 : is_hess ? 8 : 9;
                 if (il - off - 1 >= sizeof inner) {
                     snprintf(err, cap, "item too long: '%s'", it);
                     st = DDX_ERR_PARSE;
@@ -390,19 +468,26 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
                 st = ddx_parse_expr(g, syms, inner, &y, err, cap);
                 if (st) break;
                 int d = ddx_graph_num_inputs(g);
-                ddx_node nodes[DDX_MAX_INPUTS * DDX_MAX_INPUTS];
-                st = is_grad ? ddx_gradient(g, y, nodes) : ddx_hessian(g, y, nodes);
+                size_t ncol = is_hess ? (size_t)d * (size_t)d : (size_t)d;
+                ddx_node *nodes = malloc(sizeof(ddx_node) * (ncol ? ncol : 1));
+                if (!nodes) {
+                    st = DDX_ERR_OUT_OF_MEMORY;
+                    break;
+                }
+                st = is_grad ? ddx_gradient(g, y, nodes) : is_diag ? ddx_hessdiag(g, y, nodes) : ddx_hessian(g, y, nodes);
                 if (st) {
                     snprintf(err, cap, "%s (in '%s')", ddx_graph_error(g), it);
+                    free(nodes);
                     break;
                 }
                 char *base = trim(inner);
-                for (int i = 0; i < (is_grad ? d : d * d) && !st; i++) {
-                    int idx[2] = {is_grad ? i : i / d, i % d};
+                for (size_t i = 0; i < ncol && !st; i++) {
+                    int idx[2] = {is_hess ? (int)(i / (size_t)d) : (int)i, is_hess ? (int)(i % (size_t)d) : (int)i};
                     char nm[300];
                     partial_name(g, base, idx, is_grad ? 1 : 2, nm, sizeof nm);
                     if (push_col(out, nodes[i], nm)) st = DDX_ERR_OUT_OF_MEMORY;
                 }
+                free(nodes);
             } else {
                 ddx_node n;
                 st = ddx_parse_expr(g, syms, it, &n, err, cap);
@@ -412,7 +497,14 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
                     st = DDX_ERR_NOT_SCALAR;
                     break;
                 }
-                if (push_col(out, n, it)) st = DDX_ERR_OUT_OF_MEMORY;
+                /* a stochastic estimate names its estimator in the column */
+                char named[600];
+                if (strstr(it, "samples=") && !strstr(it, "dist=") && strlen(it) < 500 && it[strlen(it) - 1] == ')')
+                    snprintf(named, sizeof named, "%.*s, dist=%s)", (int)strlen(it) - 1, it,
+                             strncmp(it, "biharmonic", 10) == 0 ? "gaussian" : "rademacher");
+                else
+                    snprintf(named, sizeof named, "%s", it);
+                if (push_col(out, n, named)) st = DDX_ERR_OUT_OF_MEMORY;
             }
             if (st) break;
             if (last) break;
@@ -430,7 +522,8 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
 }
 
 int ddx_expr_identifiers(const char *text, char ***names) {
-    static const char *fns[] = {"swish", "pow", "pi", "D", "grad", "hessian", "laplacian"};
+    static const char *fns[] = {"swish", "pow", "pi", "D", "grad", "hessian", "laplacian",
+                                "hessdiag", "op2", "biharmonic", "samples", "seed", "dist", "gaussian", "rademacher"};
     int n = 0;
     *names = NULL;
     for (const char *s = text; *s;) {

@@ -36,19 +36,31 @@ static double act(ddx_unary_op op, double z) {
     return (int)op >= 0 && (int)op < DDX_NUM_UNARY_OPS ? REFS[op](z) : NAN;
 }
 
-/* Walks nodes 0..n; grad nodes collapse their chain to (base, alpha) and
- * go to fd_partial. vals holds width entries per node (offsets in off). */
-static int collapse_grad_chain(const ddx_graph *g, ddx_node n, int *alpha) {
-    memset(alpha, 0, sizeof(int) * DDX_MAX_INPUTS);
+/* A derivative direction of a stencil: an input (coord < d) or a random
+ * direction (coord >= DDX_DIR_BASE), taken mult times. */
+typedef struct fd_dir {
+    int coord, mult;
+} fd_dir;
+
+static double fd_dirs(const ddx_graph *g, ddx_node y, const fd_dir *dirs, int nd, const double *x, int levels);
+
+/* Walks nodes 0..n; grad nodes collapse their chain to (base, directions)
+ * and go to fd_dirs. vals holds width entries per node (offsets in off). */
+static int collapse_grad_chain(const ddx_graph *g, ddx_node n, fd_dir *dirs, int *nd) {
+    *nd = 0;
     while (g->nodes[n].op == OP_GRAD) {
-        alpha[g->nodes[n].ival]++;
+        int c = g->nodes[n].ival, k = 0;
+        while (k < *nd && dirs[k].coord != c) k++;
+        if (k == *nd) dirs[(*nd)++] = (fd_dir){c, 0};
+        dirs[k].mult++;
         n = g->nodes[n].a;
     }
     return n;
 }
 
-static void eval_all(const ddx_graph *g, ddx_node upto, const double *x, double **vals) {
+static void eval_all(const ddx_graph *g, ddx_node upto, const double *x, double **vals, const char *need) {
     for (int n = 0; n <= upto; n++) {
+        if (!need[n]) continue;
         const ddx_gnode *nd = &g->nodes[n];
         double *v = vals[n];
         const double *a = nd->a >= 0 ? vals[nd->a] : NULL, *b = nd->b >= 0 ? vals[nd->b] : NULL;
@@ -88,9 +100,10 @@ static void eval_all(const ddx_graph *g, ddx_node upto, const double *x, double 
             break;
         case OP_LAPLACE: v[0] = b[0]; break; /* b: the sum of d^2/dx_i^2 spelled with grad nodes */
         case OP_GRAD: {
-            int alpha[DDX_MAX_INPUTS];
-            ddx_node base = collapse_grad_chain(g, n, alpha);
-            v[0] = fd_partial(g, base, alpha, x, 3);
+            fd_dir dirs[DDX_MAX_ORDER];
+            int nd;
+            ddx_node base = collapse_grad_chain(g, n, dirs, &nd);
+            v[0] = fd_dirs(g, base, dirs, nd, x, 3);
             break;
         }
         }
@@ -113,45 +126,89 @@ double fd_eval(const ddx_graph *g, ddx_node n, const double *x) {
         vals[i] = store + off;
         off += (size_t)g->nodes[i].width;
     }
-    eval_all(g, n, x, vals);
+    /* only the cone of n: a grad node's chain is differenced from its base,
+     * so what lies below it is not needed here (thousands of inputs make
+     * thousands of grad nodes; walking them all per stencil point is quadratic) */
+    char *need = calloc((size_t)n + 1, 1);
+    if (!need) {
+        free(store);
+        free(vals);
+        return NAN;
+    }
+    need[n] = 1;
+    for (int m = n; m >= 0; m--) {
+        if (!need[m]) continue;
+        const ddx_gnode *nd = &g->nodes[m];
+        if (nd->op == OP_GRAD) continue;
+        if (nd->op == OP_LAPLACE) {
+            need[nd->b] = 1;
+            continue;
+        }
+        if (nd->a >= 0) need[nd->a] = 1;
+        if (nd->b >= 0) need[nd->b] = 1;
+        for (int i = 0; i < nd->n_args; i++) need[nd->args[i]] = 1;
+    }
+    eval_all(g, n, x, vals, need);
+    free(need);
     double r = vals[n][0];
     free(store);
     free(vals);
     return r;
 }
 
-/* Tensor-product central difference with step h: for each input i, the
- * alpha_i-th central difference, offsets (alpha_i/2 - j) h. */
-static double stencil(const ddx_graph *g, ddx_node y, const int *alpha, const double *x, double h) {
-    int d = g->n_inputs, dims[DDX_MAX_INPUTS], cnt[DDX_MAX_INPUTS] = {0};
-    for (int i = 0; i < d; i++) dims[i] = alpha[i] + 1;
-    double xs[DDX_MAX_INPUTS], sum = 0;
-    for (;;) {
-        double w = 1;
-        for (int i = 0; i < d; i++) {
-            int k = alpha[i], j = cnt[i];
-            /* (-1)^j C(k, j) */
-            double c = 1;
-            for (int q = 1; q <= j; q++) c = c * (k - j + q) / q;
-            w *= (j & 1) ? -c : c;
-            xs[i] = x[i] + (0.5 * k - j) * h;
-        }
-        sum += w * fd_eval(g, y, xs);
-        int i = 0;
-        while (i < d && ++cnt[i] == dims[i]) cnt[i++] = 0;
-        if (i == d) break;
+/* Direction vector of coordinate c: e_c, or random direction c - DDX_DIR_BASE
+ * (the components ddx_dir_component gives the jets). */
+static void dir_vector(const ddx_graph *g, int c, double *w) {
+    int d = g->n_inputs;
+    for (int i = 0; i < d; i++) w[i] = 0;
+    if (c < DDX_DIR_BASE) {
+        w[c] = 1;
+        return;
     }
-    int order = 0;
-    for (int i = 0; i < d; i++) order += alpha[i];
+    int k = c - DDX_DIR_BASE;
+    for (int j = 0; j < g->n_dirsets; j++) {
+        const ddx_dirset *ds = &g->dirsets[j];
+        if (k >= ds->first && k < ds->first + ds->S)
+            for (int i = 0; i < d; i++) w[i] = ddx_dirset_component(ds, k - ds->first, i);
+    }
+}
+
+/* Tensor-product central difference with step h: for each direction j,
+ * the mult_j-th central difference, offsets (mult_j/2 - c_j) h along w_j. */
+static double stencil(const ddx_graph *g, ddx_node y, const fd_dir *dirs, int nd, const double *const *w,
+                      const double *x, double h, double *xs) {
+    int d = g->n_inputs, cnt[DDX_MAX_ORDER] = {0}, order = 0;
+    double sum = 0;
+    for (int j = 0; j < nd; j++) order += dirs[j].mult;
+    for (;;) {
+        double wt = 1;
+        for (int i = 0; i < d; i++) xs[i] = x[i];
+        for (int j = 0; j < nd; j++) {
+            int k = dirs[j].mult, c = cnt[j];
+            double b = 1; /* (-1)^c C(k, c) */
+            for (int q = 1; q <= c; q++) b = b * (k - c + q) / q;
+            wt *= (c & 1) ? -b : b;
+            double off = (0.5 * k - c) * h;
+            for (int i = 0; i < d; i++) xs[i] += off * w[j][i];
+        }
+        sum += wt * fd_eval(g, y, xs);
+        int j = 0;
+        while (j < nd && ++cnt[j] > dirs[j].mult) cnt[j++] = 0;
+        if (j == nd) break;
+    }
     return sum / pow(h, order);
 }
 
-double fd_partial(const ddx_graph *g, ddx_node y, const int *alpha, const double *x, int levels) {
+static double fd_dirs(const ddx_graph *g, ddx_node y, const fd_dir *dirs, int nd, const double *x, int levels) {
     int d = g->n_inputs, order = 0;
-    for (int i = 0; i < d; i++) order += alpha[i];
+    for (int j = 0; j < nd; j++) order += dirs[j].mult;
     if (order == 0) return fd_eval(g, y, x);
     if (levels < 1) levels = 1;
     if (levels > 6) levels = 6;
+    double *buf = malloc(sizeof(double) * (size_t)d * (size_t)(nd + 1));
+    if (!buf) return NAN;
+    double *w[DDX_MAX_ORDER], *xs = buf + (size_t)nd * d;
+    for (int j = 0; j < nd; j++) dir_vector(g, dirs[j].coord, w[j] = buf + (size_t)j * d);
     /* smallest step balances rounding (eps / h^order) against the
      * extrapolated truncation (h^(2*levels)) */
     double scale = 1;
@@ -161,12 +218,24 @@ double fd_partial(const ddx_graph *g, ddx_node y, const int *alpha, const double
     double R[6][6];
     for (int i = 0; i < levels; i++) {
         double h = hmin * (double)(1 << (levels - 1 - i));
-        R[i][0] = stencil(g, y, alpha, x, h);
+        R[i][0] = stencil(g, y, dirs, nd, (const double *const *)w, x, h, xs);
         double f = 1;
         for (int j = 1; j <= i; j++) {
             f *= 4;
             R[i][j] = R[i][j - 1] + (R[i][j - 1] - R[i - 1][j - 1]) / (f - 1);
         }
     }
+    free(buf);
     return R[levels - 1][levels - 1];
+}
+
+double fd_partial(const ddx_graph *g, ddx_node y, const int *alpha, const double *x, int levels) {
+    fd_dir dirs[DDX_MAX_ORDER];
+    int nd = 0;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (alpha[i] > 0) {
+            if (nd == DDX_MAX_ORDER) return NAN; /* order above the limit */
+            dirs[nd++] = (fd_dir){i, alpha[i]};
+        }
+    return fd_dirs(g, y, dirs, nd, x, levels);
 }

@@ -72,11 +72,33 @@ static ddx_status add_inputs(ddx_model *m, int d, char names[][64], char *err, s
     return DDX_OK;
 }
 
+/* Room for the names of a comma-separated list (or for at least `at_least`). */
+static char (*name_buf(const char *list, int at_least))[64] {
+    int n = at_least > 2 ? at_least : 2;
+    for (const char *c = list; c && *c; c++) n += *c == ',';
+    return malloc(sizeof(char[64]) * (size_t)(n + 1));
+}
+
+static ddx_status load_expr_names(const char *text, const char *inputs, ddx_model *m, char (*names)[64], char *err,
+                                  size_t cap);
+
 static ddx_status load_expr(const char *text, const char *inputs, ddx_model *m, char *err, size_t cap) {
-    char names[DDX_MAX_INPUTS][64];
+    /* x1..xk guesses need k names: at most one per character of the text */
+    char(*names)[64] = name_buf(inputs, inputs ? 0 : (int)strlen(text));
+    if (!names) {
+        snprintf(err, cap, "out of memory");
+        return DDX_ERR_OUT_OF_MEMORY;
+    }
+    ddx_status st = load_expr_names(text, inputs, m, names, err, cap);
+    free(names);
+    return st;
+}
+
+static ddx_status load_expr_names(const char *text, const char *inputs, ddx_model *m, char (*names)[64], char *err,
+                                  size_t cap) {
     int d;
     if (inputs) {
-        if ((d = split_names(inputs, names, DDX_MAX_INPUTS, err, cap)) < 0) return DDX_ERR_INVALID_ARG;
+        if ((d = split_names(inputs, names, 1 << 30, err, cap)) < 0) return DDX_ERR_INVALID_ARG;
     } else {
         /* guess: only x -> x; within {t,x} -> t,x; x1..xk -> x1..xk */
         char **ids;
@@ -92,7 +114,7 @@ static ddx_status load_expr(const char *text, const char *inputs, ddx_model *m, 
         for (int i = 0; i < n; i++) free(ids[i]);
         free(ids);
         if (only_tx) d = has_t ? 2 : 1, default_inputs(d, names);
-        else if (all_xk && maxk <= DDX_MAX_INPUTS) {
+        else if (all_xk && maxk <= (int)strlen(text)) {
             d = maxk;
             for (int i = 0; i < d; i++) snprintf(names[i], 64, "x%d", i + 1);
         } else {
@@ -173,25 +195,33 @@ static ddx_status load_mlp(const char *text, const char *inputs, ddx_model *m, c
         return DDX_ERR_PARSE;
     }
     int d = m->widths[0];
-    if (d > DDX_MAX_INPUTS) {
-        snprintf(err, cap, "mlp:%s: at most %d inputs", text, DDX_MAX_INPUTS);
-        return DDX_ERR_LIMIT;
+    char(*names)[64] = name_buf(inputs, d);
+    ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)d);
+    if (!names || !xs) {
+        free(names);
+        free(xs);
+        snprintf(err, cap, "out of memory");
+        return DDX_ERR_OUT_OF_MEMORY;
     }
-    char names[DDX_MAX_INPUTS][64];
+    ddx_status st = DDX_OK;
     if (inputs) {
-        int k = split_names(inputs, names, DDX_MAX_INPUTS, err, cap);
-        if (k < 0) return DDX_ERR_INVALID_ARG;
-        if (k != d) {
+        int k = split_names(inputs, names, 1 << 30, err, cap);
+        if (k < 0) st = DDX_ERR_INVALID_ARG;
+        else if (k != d) {
             snprintf(err, cap, "--inputs names %d inputs but the network takes %d", k, d);
-            return DDX_ERR_SHAPE;
+            st = DDX_ERR_SHAPE;
         }
     } else
         default_inputs(d, names);
-    ddx_status st = add_inputs(m, d, names, err, cap);
-    if (st) return st;
-    ddx_node xs[DDX_MAX_INPUTS];
+    if (!st) st = add_inputs(m, d, names, err, cap);
+    free(names);
+    if (st) {
+        free(xs);
+        return st;
+    }
     for (int i = 0; i < d; i++) xs[i] = ddx_graph_input(m->g, i);
     ddx_node a = ddx_concat(m->g, xs, d);
+    free(xs);
     m->is_mlp = 1;
     m->n_layers = nw - 1;
     uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 12345;

@@ -13,7 +13,8 @@
 #include "host/compiler/multiindex.h"
 
 typedef enum jet_opcode {
-    JI_INPUT,  /* dst <- input column `input`: ch0 = x, ch e_input = 1 */
+    JI_INPUT,  /* dst <- input column `input`: ch0 = x, ch e_input = 1,
+                * ch seed_ch[k] = seed_val[k] (random directions) */
     JI_CONST,  /* dst <- constant: ch0 = c */
     JI_DENSE,  /* dst[c] = W a[amap[c]] (+ b on ch 0) */
     JI_UNARY,  /* Faa di Bruno: dst[c] = sum coef * f^(k)(a0) * prod a[f_j] */
@@ -43,9 +44,15 @@ typedef struct jet_instr {
     int *amap, *bmap;    /* per dst channel: channel index in a / b */
     int input;           /* JI_INPUT: column; */
     int input_ch;        /* JI_INPUT: channel of e_input in dst, or -1 */
+    int n_seed;          /* JI_INPUT: channels e_v of random directions v: */
+    int *seed_ch;        /*   their channel in dst */
+    double *seed_val;    /*   and v's component along this input */
     double cval;         /* JI_CONST */
     int dense;           /* JI_DENSE: index into prog->dense */
     int amap_identity;   /* JI_DENSE: a's channel set equals dst's: one GEMM */
+    double *cjet;        /* JI_DENSE over the inputs (or NULL): W times the constant
+                          * input jet, out x nch; only channel 0 is a GEMM */
+    float *cjetf;
     int uop;             /* JI_UNARY: DDX_R_* from ddx_jet_rules.h */
     double uparam;       /* JI_UNARY: power exponent */
     int kmax;            /* JI_UNARY: highest derivative order needed */
@@ -75,7 +82,11 @@ typedef struct jet_output {
 
 typedef struct jet_program {
     int d;                 /* inputs per point */
-    char *input_names[DDX_MAX_INPUTS]; /* owned copies */
+    char **input_names;    /* d owned copies */
+    ddx_cop *cops;         /* copy of the graph's collapsed operators (for names) */
+    int n_cops;
+    ddx_dirset *dirsets;   /* copy of the random-direction sets (L not kept), for describe */
+    int n_dirsets;
     int n_values;
     jet_value *values;
     int n_nodes;
@@ -98,6 +109,9 @@ typedef struct jet_program {
 /* Analyses and lowers; on failure returns non-OK with a message in err. */
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap);
+/* const_jet = 1: dense layers over the inputs get cjet (backends that run it: CPU) */
+ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
+                                jet_program **out, char *err, size_t errcap);
 void jet_program_free(jet_program *p);
 
 #endif

@@ -6,16 +6,7 @@
 #include <string.h>
 #include "kernels/ddx_jet_rules.h"
 
-/* Appends a term or adds its coefficient to an equal term already in the
- * channel's list [first, *n): equal = same k and same factor multiset. */
-static int add_fdb_term(fdb_term **terms, int *n, int *cap, int first, const fdb_term *t) {
-    for (int i = first; i < *n; i++) {
-        fdb_term *u = &(*terms)[i];
-        if (u->k == t->k && u->nf == t->nf && memcmp(u->f, t->f, sizeof(int) * (size_t)t->nf) == 0) {
-            u->coef += t->coef;
-            return 0;
-        }
-    }
+static int push_fdb(fdb_term **terms, int *n, int *cap, const fdb_term *t) {
     if (*n == *cap) {
         int c = *cap ? 2 * *cap : 64;
         fdb_term *p = realloc(*terms, sizeof(fdb_term) * (size_t)c);
@@ -27,6 +18,19 @@ static int add_fdb_term(fdb_term **terms, int *n, int *cap, int first, const fdb
     return 0;
 }
 
+/* Appends a term or adds its coefficient to an equal term already in the
+ * channel's list [first, *n): equal = same k and same factor multiset. */
+static int add_fdb_term(fdb_term **terms, int *n, int *cap, int first, const fdb_term *t) {
+    for (int i = first; i < *n; i++) {
+        fdb_term *u = &(*terms)[i];
+        if (u->k == t->k && u->nf == t->nf && memcmp(u->f, t->f, sizeof(int) * (size_t)t->nf) == 0) {
+            u->coef += t->coef;
+            return 0;
+        }
+    }
+    return push_fdb(terms, n, cap, t);
+}
+
 static void sort_ints(int *v, int n) {
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
@@ -36,7 +40,7 @@ static void sort_ints(int *v, int n) {
         }
 }
 
-int fdb_table_build(const mi_set *dst, const mi_set *src, int d, int kzero, int **term_start,
+int fdb_table_build(const mi_set *dst, const mi_set *src, const ddx_cop *cops, int kzero, int **term_start,
                     fdb_term **terms_out) {
     int *start = malloc(sizeof(int) * (size_t)(dst->n + 1));
     fdb_term *terms = NULL;
@@ -51,32 +55,36 @@ int fdb_table_build(const mi_set *dst, const mi_set *src, int d, int kzero, int 
             if (add_fdb_term(&terms, &n, &cap, start[c], &t)) goto oom;
             continue;
         }
-        if (alpha->lap) { /* (f o z)_L = f'(z) z_L + f''(z) sum_i z_i^2 */
-            ddx_mi e = {{0}, 0};
+        if (alpha->op) { /* (f o z)_L = f'(z) z_L + f''(z) sum_i z_i^2 */
+            const ddx_cop *op = &cops[alpha->op - 1];
             fdb_term t = {1.0, 1, 1, {mi_set_find(src, alpha)}};
             if ((kzero < 0 || kzero >= 1) && add_fdb_term(&terms, &n, &cap, start[c], &t)) goto oom;
-            for (int i = 0; i < d && (kzero < 0 || kzero >= 2); i++) {
-                if (!((alpha->lap >> i) & 1)) continue;
-                e.a[i] = 1;
-                int ei = mi_set_find(src, &e);
-                e.a[i] = 0;
-                fdb_term q = {1.0, 2, 2, {ei, ei}};
-                if (add_fdb_term(&terms, &n, &cap, start[c], &q)) goto oom;
+            /* distinct factors: appended without the O(terms) merge scan (d of them);
+             * a general A: f''(z) sum_jk a_jk z_j z_k, the pairs j < k merged */
+            for (int j = 0; j < op->n_in && (kzero < 0 || kzero >= 2); j++) {
+                ddx_mi e = mi_unit(op->in[j]);
+                int ej = mi_set_find(src, &e);
+                for (int k = op->A ? j : j; k < (op->A ? op->n_in : j + 1); k++) {
+                    double a = op->A ? op->A[(size_t)j * op->n_in + k] * (k == j ? 1 : 2) : 1.0;
+                    if (a == 0) continue;
+                    ddx_mi f = mi_unit(op->in[k]);
+                    fdb_term q = {a, 2, 2, {ej, mi_set_find(src, &f)}};
+                    if (push_fdb(&terms, &n, &cap, &q)) goto oom;
+                }
             }
             continue;
         }
         /* labels: alpha written as a list of coordinates, e.g. (2,1) -> 0 0 1 */
-        int label[DDX_MAX_ORDER], L = 0;
-        for (int i = 0; i < d; i++)
-            for (int k = 0; k < alpha->a[i]; k++) label[L++] = i;
+        int label[DDX_MAX_ORDER], L = alpha->n;
+        for (int k = 0; k < L; k++) label[k] = alpha->lab[k];
         /* set partitions of the L labels as restricted growth strings */
         int rgs[DDX_MAX_ORDER] = {0}, mx[DDX_MAX_ORDER] = {0};
         for (;;) {
             int nblocks = mx[L - 1] + 1;
             if (kzero < 0 || nblocks <= kzero) {
                 ddx_mi blk[DDX_MAX_ORDER];
-                memset(blk, 0, sizeof blk);
-                for (int j = 0; j < L; j++) blk[rgs[j]].a[label[j]]++;
+                for (int b = 0; b < nblocks; b++) blk[b] = mi_zero();
+                for (int j = 0; j < L; j++) mi_shift(&blk[rgs[j]], label[j]);
                 fdb_term t = {1.0, nblocks, nblocks, {0}};
                 for (int b = 0; b < nblocks; b++) t.f[b] = mi_set_find(src, &blk[b]);
                 sort_ints(t.f, nblocks);
@@ -123,7 +131,17 @@ static int push_leib(leib_term **terms, int *n, int *cap, leib_term t) {
     return 0;
 }
 
-int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, int d,
+/* beta <= alpha as the sub-multisets of alpha's labels: counts per distinct
+ * label, enumerated like an odometer; terms sorted by beta's channel. */
+typedef struct sub_term {
+    int bi;
+    leib_term t;
+} sub_term;
+static int cmp_sub(const void *x, const void *y) {
+    return ((const sub_term *)x)->bi - ((const sub_term *)y)->bi;
+}
+
+int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, const ddx_cop *cops,
                         int **term_start, leib_term **terms_out) {
     int *start = malloc(sizeof(int) * (size_t)(dst->n + 1));
     leib_term *terms = NULL;
@@ -132,32 +150,49 @@ int leibniz_table_build(const mi_set *dst, const mi_set *xs, const mi_set *ys, i
     for (int c = 0; c < dst->n; c++) {
         start[c] = n;
         const ddx_mi *alpha = &dst->v[c];
-        if (alpha->lap) { /* (xy)_L = x y_L + x_L y + 2 sum_i x_i y_i */
-            ddx_mi zero = {{0}, 0}, e = {{0}, 0};
+        if (alpha->op) { /* (xy)_L = x y_L + x_L y + 2 sum_i x_i y_i */
+            const ddx_cop *op = &cops[alpha->op - 1];
+            ddx_mi zero = mi_zero();
             if (push_leib(&terms, &n, &cap, (leib_term){1.0, mi_set_find(xs, &zero), mi_set_find(ys, alpha)}) ||
                 push_leib(&terms, &n, &cap, (leib_term){1.0, mi_set_find(xs, alpha), mi_set_find(ys, &zero)}))
                 goto oom;
-            for (int i = 0; i < d; i++) {
-                if (!((alpha->lap >> i) & 1)) continue;
-                e.a[i] = 1;
-                if (push_leib(&terms, &n, &cap, (leib_term){2.0, mi_set_find(xs, &e), mi_set_find(ys, &e)})) goto oom;
-                e.a[i] = 0;
+            /* a general A: sum_jk a_jk (x_j y_k + x_k y_j) = sum_jk 2 a_jk x_j y_k */
+            for (int j = 0; j < op->n_in; j++) {
+                ddx_mi e = mi_unit(op->in[j]);
+                for (int k = op->A ? 0 : j; k < (op->A ? op->n_in : j + 1); k++) {
+                    double a = op->A ? 2 * op->A[(size_t)j * op->n_in + k] : 2.0;
+                    if (a == 0) continue;
+                    ddx_mi f = mi_unit(op->in[k]);
+                    if (push_leib(&terms, &n, &cap, (leib_term){a, mi_set_find(xs, &e), mi_set_find(ys, &f)})) goto oom;
+                }
             }
             continue;
         }
-        /* every beta <= alpha is in dst (closed), hence in xs and ys */
-        for (int bi = 0; bi <= c; bi++) {
-            const ddx_mi *beta = &dst->v[bi];
-            if (!mi_leq(beta, alpha)) continue;
-            ddx_mi rest = *alpha;
-            double coef = 1;
-            for (int i = 0; i < d; i++) {
-                rest.a[i] = (uint8_t)(alpha->a[i] - beta->a[i]);
-                coef *= binom(alpha->a[i], beta->a[i]);
-            }
-            if (push_leib(&terms, &n, &cap, (leib_term){coef, mi_set_find(xs, beta), mi_set_find(ys, &rest)}))
-                goto oom;
+        /* every beta <= alpha is in dst (closed), hence in xs and ys:
+         * enumerate the sub-multisets of alpha's labels (at most 2^order) */
+        int lab[DDX_MAX_ORDER], mult[DDX_MAX_ORDER], cnt[DDX_MAX_ORDER], nd = 0;
+        for (int k = 0; k < alpha->n; k++) {
+            if (nd && lab[nd - 1] == alpha->lab[k]) mult[nd - 1]++;
+            else lab[nd] = alpha->lab[k], mult[nd] = 1, cnt[nd] = 0, nd++;
         }
+        sub_term sub[1 << DDX_MAX_ORDER];
+        int ns = 0;
+        for (;;) {
+            ddx_mi beta = mi_zero(), rest = mi_zero();
+            double coef = 1;
+            for (int j = 0; j < nd; j++) {
+                for (int k = 0; k < cnt[j]; k++) mi_shift(&beta, lab[j]);
+                for (int k = cnt[j]; k < mult[j]; k++) mi_shift(&rest, lab[j]);
+                coef *= binom(mult[j], cnt[j]);
+            }
+            sub[ns++] = (sub_term){mi_set_find(dst, &beta), {coef, mi_set_find(xs, &beta), mi_set_find(ys, &rest)}};
+            int j = 0;
+            while (j < nd && ++cnt[j] > mult[j]) cnt[j++] = 0;
+            if (j == nd) break;
+        }
+        qsort(sub, (size_t)ns, sizeof sub[0], cmp_sub);
+        for (int k = 0; k < ns; k++)
+            if (push_leib(&terms, &n, &cap, sub[k].t)) goto oom;
     }
     start[dst->n] = n;
     *term_start = start;

@@ -16,6 +16,7 @@ typedef struct lower_ctx {
     const ddx_graph *g;
     jet_program *p;
     mi_set *sets; /* per graph node */
+    int const_jet;
     char *err;
     size_t errcap;
     int cap_instr; /* allocated entries of p->instr */
@@ -50,10 +51,32 @@ static int *channel_map(const mi_set *dst, const mi_set *from, int shift) {
     if (!m) return NULL;
     for (int c = 0; c < dst->n; c++) {
         ddx_mi a = dst->v[c];
-        if (shift >= 0) a.a[shift]++;
-        m[c] = mi_set_find(from, &a);
+        m[c] = (shift >= 0 && mi_shift(&a, shift)) ? -1 : mi_set_find(from, &a);
     }
     return m;
+}
+
+/* Channels e_v of random directions v in an input's set start at value
+ * v_i (the input moves along v: x + t v); 0 or -1 when out of memory. */
+static int seed_directions(lower_ctx *c, jet_instr *in, const mi_set *S, int input) {
+    for (int ch = 0; ch < S->n; ch++) {
+        const ddx_mi *m = &S->v[ch];
+        if (m->op || m->n != 1 || m->lab[0] < DDX_DIR_BASE) continue;
+        int k = m->lab[0] - DDX_DIR_BASE;
+        const ddx_dirset *ds = NULL;
+        for (int j = 0; j < c->g->n_dirsets; j++)
+            if (k >= c->g->dirsets[j].first && k < c->g->dirsets[j].first + c->g->dirsets[j].S) ds = &c->g->dirsets[j];
+        if (!ds) continue; /* cannot happen: directions come from a dirset */
+        int *ic = realloc(in->seed_ch, sizeof(int) * (size_t)(in->n_seed + 1));
+        if (!ic) return -1;
+        in->seed_ch = ic;
+        double *iv = realloc(in->seed_val, sizeof(double) * (size_t)(in->n_seed + 1));
+        if (!iv) return -1;
+        in->seed_val = iv;
+        in->seed_ch[in->n_seed] = ch;
+        in->seed_val[in->n_seed++] = ddx_dirset_component(ds, k - ds->first, input);
+    }
+    return 0;
 }
 
 static int r_opcode(const ddx_gnode *x) {
@@ -66,6 +89,54 @@ DDX_UNARY_OPS(SAME_CODE, _)
 #undef SAME_CODE
 _Static_assert((int)DDX_R_POWI == (int)DDX_NUM_UNARY_OPS, "the powers follow the last unary op");
 
+/* Component of input `input`'s jet in channel m: 1 on e_input, v_input on
+ * a random direction v, 0 elsewhere (the input moves along x + t v). */
+static double input_jet(const ddx_graph *g, const ddx_mi *m, int input) {
+    if (m->op || m->n != 1) return 0;
+    int k = m->lab[0];
+    if (k < DDX_DIR_BASE) return k == input ? 1.0 : 0.0;
+    k -= DDX_DIR_BASE;
+    for (int j = 0; j < g->n_dirsets; j++) {
+        const ddx_dirset *ds = &g->dirsets[j];
+        if (k >= ds->first && k < ds->first + ds->S) return ddx_dirset_component(ds, k - ds->first, input);
+    }
+    return 0;
+}
+
+/* z = W x + b over the inputs x: channel 0 is a GEMM over the values; every
+ * other channel is W times a constant (e_i or v), so W's columns, computed
+ * here once: d x (1 + 2d) work per point becomes d x 1 (folx's trick for
+ * the first layer, and what makes d in the thousands affordable). */
+static ddx_status lower_const_jet_dense(lower_ctx *c, int n) {
+    const ddx_gnode *x = &c->g->nodes[n];
+    const mi_set *S = &c->sets[n];
+    jet_program *p = c->p;
+    jet_instr *in = new_instr(c, JI_DENSE, n);
+    if (!in) return oom(c);
+    in->a = p->node_value[x->a];
+    in->dense = x->dense;
+    const ddx_dense_weights *w = &c->g->dense[x->dense];
+    in->amap = malloc(sizeof(int) * (size_t)S->n);
+    in->cjet = calloc((size_t)w->out * (size_t)S->n, sizeof(double));
+    in->cjetf = calloc((size_t)w->out * (size_t)S->n, sizeof(float));
+    if (!in->amap || !in->cjet || !in->cjetf) return oom(c);
+    const ddx_gnode *a = &c->g->nodes[x->a];
+    for (int ch = 0; ch < S->n; ch++) {
+        in->amap[ch] = ch == 0 ? 0 : -1;
+        if (ch == 0 || S->v[ch].op || S->v[ch].n != 1) continue; /* order >= 2: the inputs' jet is 0 there */
+        for (int j = 0; j < w->in; j++) {
+            int input = a->op == OP_INPUT ? a->ival : c->g->nodes[a->args[j]].ival;
+            double e = input_jet(c->g, &S->v[ch], input);
+            if (e == 0) continue;
+            for (int o = 0; o < w->out; o++) in->cjet[(size_t)o * S->n + ch] += w->W[(size_t)o * w->in + j] * e;
+        }
+    }
+    for (size_t k = 0; k < (size_t)w->out * (size_t)S->n; k++) in->cjetf[k] = (float)in->cjet[k];
+    p->flops += 2.0 * w->in * w->out;
+    if (S->n > p->network_channels) p->network_channels = S->n;
+    return DDX_OK;
+}
+
 static ddx_status lower_node(lower_ctx *c, int n) {
     const ddx_gnode *x = &c->g->nodes[n];
     const mi_set *S = &c->sets[n];
@@ -75,10 +146,9 @@ static ddx_status lower_node(lower_ctx *c, int n) {
     case OP_INPUT: {
         if (!(in = new_instr(c, JI_INPUT, n))) return oom(c);
         in->input = x->ival;
-        ddx_mi e = {{0}, 0};
-        e.a[x->ival] = 1;
+        ddx_mi e = mi_unit(x->ival);
         in->input_ch = mi_set_find(S, &e);
-        return DDX_OK;
+        return seed_directions(c, in, S, x->ival) ? oom(c) : DDX_OK;
     }
     case OP_CONST:
         if (!(in = new_instr(c, JI_CONST, n))) return oom(c);
@@ -98,7 +168,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         if (!(in = new_instr(c, JI_MUL, n))) return oom(c);
         in->a = p->node_value[x->a];
         in->b = p->node_value[x->b];
-        if (leibniz_table_build(S, &c->sets[x->a], &c->sets[x->b], c->g->n_inputs, &in->term_start,
+        if (leibniz_table_build(S, &c->sets[x->a], &c->sets[x->b], c->g->cops, &in->term_start,
                                 &in->leib))
             return oom(c);
         p->flops += 3.0 * x->width * in->term_start[S->n];
@@ -117,7 +187,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         in->kmax = mi_set_max_order(S);
         if (kzero >= 0 && in->kmax > kzero) in->kmax = kzero;
         if (in->kmax > p->max_k) p->max_k = in->kmax;
-        if (fdb_table_build(S, &c->sets[x->a], c->g->n_inputs, kzero, &in->term_start, &in->fdb))
+        if (fdb_table_build(S, &c->sets[x->a], c->g->cops, kzero, &in->term_start, &in->fdb))
             return oom(c);
         double f = 0;
         for (int t = 0; t < in->term_start[S->n]; t++) f += in->fdb[t].nf + 2;
@@ -125,6 +195,7 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         return DDX_OK;
     }
     case OP_DENSE: {
+        if (c->const_jet && needs_is_input_vector(c->g, x->a)) return lower_const_jet_dense(c, n);
         if (!(in = new_instr(c, JI_DENSE, n))) return oom(c);
         in->a = p->node_value[x->a];
         in->dense = x->dense;
@@ -158,7 +229,8 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         }
         in->a = p->node_value[x->a];
         if (!(in->amap = malloc(sizeof(int)))) return oom(c);
-        ddx_mi L = {{0}, (uint16_t)x->ival};
+        ddx_mi L = mi_zero();
+        L.op = (uint16_t)(x->ival + 1);
         in->amap[0] = mi_set_find(&c->sets[x->a], &L);
         return DDX_OK;
     }
@@ -211,10 +283,15 @@ static ddx_status layout_workspace(lower_ctx *c) {
 
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap) {
+    return jet_program_build_ex(g, outputs, n_outputs, 0, out, err, errcap);
+}
+
+ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
+                                jet_program **out, char *err, size_t errcap) {
     *out = NULL;
     jet_program *p = calloc(1, sizeof *p);
     mi_set *sets = calloc((size_t)g->n_nodes + 1, sizeof(mi_set));
-    lower_ctx c = {g, p, sets, err, errcap, 0};
+    lower_ctx c = {g, p, sets, const_jet, err, errcap, 0};
     ddx_status st = DDX_OK;
     if (!p || !sets) {
         free(p);
@@ -222,13 +299,36 @@ ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_
         return oom(&c);
     }
     p->d = g->n_inputs;
-    for (int i = 0; i < g->n_inputs; i++)
-        if (!(p->input_names[i] = strdup(g->input_names[i]))) {
-            free(sets);
-            jet_program_free(p);
-            return oom(&c);
+    p->input_names = calloc((size_t)g->n_inputs + 1, sizeof(char *));
+    p->cops = calloc((size_t)g->n_cops + 1, sizeof(ddx_cop));
+    int names_ok = p->input_names && p->cops;
+    for (int i = 0; names_ok && i < g->n_inputs; i++) names_ok = (p->input_names[i] = strdup(g->input_names[i])) != NULL;
+    for (int k = 0; names_ok && k < g->n_cops; k++) {
+        p->cops[k].in = malloc(sizeof(int) * (size_t)g->cops[k].n_in);
+        if (!(names_ok = p->cops[k].in != NULL)) break;
+        p->n_cops++;
+        p->cops[k].n_in = g->cops[k].n_in;
+        memcpy(p->cops[k].in, g->cops[k].in, sizeof(int) * (size_t)g->cops[k].n_in);
+        if (g->cops[k].A) {
+            size_t na = (size_t)g->cops[k].n_in * (size_t)g->cops[k].n_in;
+            if (!(names_ok = (p->cops[k].A = malloc(sizeof(double) * na)) != NULL)) break;
+            memcpy(p->cops[k].A, g->cops[k].A, sizeof(double) * na);
         }
-    st = needs_analyze(g, outputs, n_outputs, sets, err, errcap);
+    }
+    if (names_ok && g->n_dirsets) {
+        names_ok = (p->dirsets = malloc(sizeof(ddx_dirset) * (size_t)g->n_dirsets)) != NULL;
+        for (int k = 0; names_ok && k < g->n_dirsets; k++) {
+            p->dirsets[k] = g->dirsets[k];
+            p->dirsets[k].L = NULL;
+        }
+        if (names_ok) p->n_dirsets = g->n_dirsets;
+    }
+    if (!names_ok) {
+        free(sets);
+        jet_program_free(p);
+        return oom(&c);
+    }
+    st = needs_analyze_ex(g, outputs, n_outputs, sets, const_jet, err, errcap);
     if (st) goto fail;
 
     p->n_nodes = g->n_nodes;
@@ -319,6 +419,10 @@ void jet_program_free(jet_program *p) {
         free(x->term_start);
         free(x->fdb);
         free(x->leib);
+        free(x->seed_ch);
+        free(x->cjet);
+        free(x->cjetf);
+        free(x->seed_val);
     }
     if (p->sets)
         for (int v = 0; v < p->n_values; v++) mi_set_free(&p->sets[v]);
@@ -328,7 +432,11 @@ void jet_program_free(jet_program *p) {
         free(p->dense[i].Wf);
         free(p->dense[i].bf);
     }
-    for (int i = 0; i < DDX_MAX_INPUTS; i++) free(p->input_names[i]);
+    for (int i = 0; p->input_names && i < p->d; i++) free(p->input_names[i]);
+    free(p->input_names);
+    for (int i = 0; i < p->n_cops; i++) free(p->cops[i].in), free(p->cops[i].A);
+    free(p->cops);
+    free(p->dirsets);
     free(p->instr);
     free(p->sets);
     free(p->values);

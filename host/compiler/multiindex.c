@@ -1,36 +1,51 @@
-/* multiindex.c — multi-index sets for the needs analysis. Sets are small
- * (tens to a few hundred entries), so sorted arrays with binary search. */
+/* multiindex.c — multi-index sets for the needs analysis. Sets hold up to a
+ * few thousand entries (1 + 2d for a Hessian diagonal), so sorted arrays
+ * with binary search; a multi-index is its sorted label list. */
 #include "host/compiler/multiindex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int mi_order(const ddx_mi *m) {
-    int s = 0;
-    for (int i = 0; i < DDX_MAX_INPUTS; i++) s += m->a[i];
-    return s + (m->lap ? 2 : 0);
+int mi_shift(ddx_mi *m, int i) {
+    if (m->op || m->n >= DDX_MAX_ORDER) return -1;
+    int k = m->n;
+    while (k > 0 && m->lab[k - 1] > i) {
+        m->lab[k] = m->lab[k - 1];
+        k--;
+    }
+    m->lab[k] = i;
+    m->n++;
+    return 0;
 }
+
+int mi_count(const ddx_mi *m, int i) {
+    int c = 0;
+    for (int k = 0; k < m->n; k++) c += m->lab[k] == i;
+    return c;
+}
+
+int mi_order(const ddx_mi *m) { return m->n + (m->op ? 2 : 0); }
 
 int mi_compare(const ddx_mi *x, const ddx_mi *y) {
     int ox = mi_order(x), oy = mi_order(y);
     if (ox != oy) return ox < oy ? -1 : 1;
-    if (x->lap != y->lap) return x->lap < y->lap ? -1 : 1;
-    for (int i = 0; i < DDX_MAX_INPUTS; i++)
-        if (x->a[i] != y->a[i]) return x->a[i] > y->a[i] ? -1 : 1;
+    if (x->op != y->op) return x->op < y->op ? -1 : 1;
+    /* lexicographic on the sorted labels = more of an earlier input first */
+    for (int k = 0; k < x->n; k++)
+        if (x->lab[k] != y->lab[k]) return x->lab[k] < y->lab[k] ? -1 : 1;
     return 0;
 }
 
 int mi_leq(const ddx_mi *x, const ddx_mi *y) {
-    if (x->lap || y->lap) {
-        if (x->lap) return x->lap == y->lap;
-        if (!y->lap) return 0;
-        for (int i = 0; i < DDX_MAX_INPUTS; i++) /* 0 and e_i, i in the mask, lie below L */
-            if (x->a[i] > ((y->lap >> i) & 1)) return 0;
-        return mi_order(x) <= 1;
+    if (x->op || y->op) return x->op == y->op && x->n == y->n;
+    /* multiset inclusion of two sorted label lists */
+    int j = 0;
+    for (int k = 0; k < x->n; k++) {
+        while (j < y->n && y->lab[j] < x->lab[k]) j++;
+        if (j == y->n || y->lab[j] != x->lab[k]) return 0;
+        j++;
     }
-    for (int i = 0; i < DDX_MAX_INPUTS; i++)
-        if (x->a[i] > y->a[i]) return 0;
     return 1;
 }
 
@@ -50,7 +65,8 @@ int mi_set_find(const mi_set *s, const ddx_mi *m) {
 }
 
 int mi_set_add(mi_set *s, const ddx_mi *m) {
-    int i = lower_bound(s, m);
+    /* members usually arrive in order: try the end first */
+    int i = (s->n == 0 || mi_compare(&s->v[s->n - 1], m) < 0) ? s->n : lower_bound(s, m);
     if (i < s->n && mi_compare(&s->v[i], m) == 0) return 0;
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 8;
@@ -71,43 +87,56 @@ int mi_set_union(mi_set *dst, const mi_set *src) {
     return 0;
 }
 
-int mi_set_close(mi_set *s, int d) {
-    /* Each pass removes one unit from one coordinate of every member; after
-     * max-order passes nothing new appears. Walk a snapshot since inserting
-     * shifts the array. */
-    int changed = 1;
-    while (changed) {
-        changed = 0;
+/* m with its k-th label removed */
+static ddx_mi drop_label(const ddx_mi *m, int k) {
+    ddx_mi r = *m;
+    for (int j = k; j + 1 < r.n; j++) r.lab[j] = r.lab[j + 1];
+    r.lab[--r.n] = 0;
+    return r;
+}
+
+int mi_set_close(mi_set *s, const ddx_cop *cops) {
+    /* Members are visited from the highest order down; removing one label
+     * (each distinct one) of a member gives a lower order, which is visited
+     * later, so one sweep suffices. Cost: O(n * order) finds, not O(n * d). */
+    ddx_mi zero = mi_zero();
+    if (s->n && mi_set_add(s, &zero)) return -1;
+    for (int ord = mi_set_max_order(s); ord >= 1; ord--) {
         int n = s->n;
         ddx_mi *snap = malloc(sizeof(ddx_mi) * (size_t)(n ? n : 1));
         if (!snap) return -1;
         memcpy(snap, s->v, sizeof(ddx_mi) * (size_t)n);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < d; j++) {
-                ddx_mi m = snap[i];
-                if (m.lap) { /* L reads the value and the first partials it sums over */
-                    if (!((m.lap >> j) & 1)) continue;
-                    m.lap = 0;
-                    m.a[j] = 1;
-                } else if (m.a[j] == 0) {
-                    continue;
-                } else {
-                    m.a[j]--;
+        for (int i = 0; i < n; i++) {
+            const ddx_mi *m = &snap[i];
+            if (mi_order(m) != ord) continue;
+            if (m->op) { /* a collapsed channel reads the value and the first partials it sums over */
+                const ddx_cop *op = &cops[m->op - 1];
+                for (int j = 0; j < op->n_in; j++) {
+                    ddx_mi e = mi_unit(op->in[j]);
+                    if (mi_set_add(s, &e)) goto oom;
                 }
-                if (mi_set_find(s, &m) < 0) {
-                    if (mi_set_add(s, &m)) {
-                        free(snap);
-                        return -1;
-                    }
-                    changed = 1;
-                }
+                continue;
             }
+            for (int k = 0; k < m->n; k++) {
+                if (k > 0 && m->lab[k] == m->lab[k - 1]) continue;
+                ddx_mi r = drop_label(m, k);
+                if (mi_set_add(s, &r)) goto oom;
+            }
+            continue;
+        oom:
+            free(snap);
+            return -1;
+        }
         free(snap);
     }
     return 0;
 }
 
-int mi_set_max_order(const mi_set *s) { return s->n ? mi_order(&s->v[s->n - 1]) : 0; }
+int mi_set_max_order(const mi_set *s) {
+    int mx = 0; /* collapsed channels sort by order, so the last member has the largest */
+    if (s->n) mx = mi_order(&s->v[s->n - 1]);
+    return mx;
+}
 
 void mi_set_free(mi_set *s) {
     free(s->v);
@@ -115,39 +144,44 @@ void mi_set_free(mi_set *s) {
     s->n = s->cap = 0;
 }
 
-void mi_format(const ddx_mi *m, int d, const char *const *names, char *buf, int cap) {
+static void coord_name(int i, int d, const char *const *names, char *nm, size_t cap) {
+    if (i >= DDX_DIR_BASE) snprintf(nm, cap, "v%d", i - DDX_DIR_BASE);
+    else if (i < d && names && names[i]) snprintf(nm, cap, "%s", names[i]);
+    else snprintf(nm, cap, "d%d", i);
+}
+
+void mi_format(const ddx_mi *m, int d, const char *const *names, const ddx_cop *cops, char *buf, int cap) {
     int single = 1;
-    for (int i = 0; i < d; i++)
-        if (!names || !names[i] || strlen(names[i]) != 1) single = 0;
-    int len = 0;
+    for (int k = 0; k < m->n; k++) {
+        int i = m->lab[k];
+        if (i >= DDX_DIR_BASE || i >= d || !names || !names[i] || strlen(names[i]) != 1) single = 0;
+    }
     buf[0] = 0;
     if (mi_order(m) == 0) {
         snprintf(buf, (size_t)cap, "0");
         return;
     }
-    if (m->lap) {
-        if (m->lap == (1u << d) - 1) {
-            snprintf(buf, (size_t)cap, "lap");
+    char nm[80];
+    if (m->op) {
+        const ddx_cop *op = cops ? &cops[m->op - 1] : NULL;
+        const char *kind = op && op->A ? "op2" : "lap";
+        if (!op || op->n_in == d) {
+            snprintf(buf, (size_t)cap, "%s", kind);
             return;
         }
-        int w = snprintf(buf, (size_t)cap, "lap(");
-        for (int i = 0; i < d && w > 0 && w < cap; i++)
-            if ((m->lap >> i) & 1) {
-                char nm[16];
-                if (names && names[i]) snprintf(nm, sizeof nm, "%s", names[i]);
-                else snprintf(nm, sizeof nm, "d%d", i);
-                w += snprintf(buf + w, (size_t)(cap - w), "%s%s", buf[w - 1] == '(' ? "" : " ", nm);
-            }
+        int w = snprintf(buf, (size_t)cap, "%s(", kind);
+        for (int j = 0; j < op->n_in && w > 0 && w < cap; j++) {
+            coord_name(op->in[j], d, names, nm, sizeof nm);
+            w += snprintf(buf + w, (size_t)(cap - w), "%s%s", j ? " " : "", nm);
+        }
         if (w > 0 && w < cap) snprintf(buf + w, (size_t)(cap - w), ")");
         return;
     }
-    for (int i = 0; i < d; i++)
-        for (int k = 0; k < m->a[i]; k++) {
-            char tmp[32];
-            if (names && names[i]) snprintf(tmp, sizeof tmp, "%s%s", (single || len == 0) ? "" : " ", names[i]);
-            else snprintf(tmp, sizeof tmp, "%s%d", len == 0 ? "d" : " d", i);
-            int w = snprintf(buf + len, (size_t)(cap - len), "%s", tmp);
-            if (w < 0 || len + w >= cap) return;
-            len += w;
-        }
+    int len = 0;
+    for (int k = 0; k < m->n; k++) {
+        coord_name(m->lab[k], d, names, nm, sizeof nm);
+        int w = snprintf(buf + len, (size_t)(cap - len), "%s%s", (single || len == 0) ? "" : " ", nm);
+        if (w < 0 || len + w >= cap) return;
+        len += w;
+    }
 }

@@ -1,22 +1,29 @@
 /* multiindex.h — multi-indices alpha in N^d and sorted sets of them.
- * A set is kept in graded order (total order first, then earlier inputs
- * first), so channel 0 is always the value and, for (t,x), the order reads
- * 0, t, x, tt, tx, xx. */
+ * A multi-index is stored sparsely, as the sorted list of its coordinate
+ * labels (alpha = (2,1) is "0 0 1"), so its size depends on the order
+ * (at most DDX_MAX_ORDER), never on the number of inputs d: a graph of
+ * thousands of inputs costs nothing extra per channel. A set is kept in
+ * graded order (total order first, then earlier inputs first), so channel 0
+ * is always the value and, for (t,x), the order reads 0, t, x, tt, tx, xx. */
 #ifndef DDX_MULTIINDEX_H
 #define DDX_MULTIINDEX_H
 
 #include <stdint.h>
 #include "ddx.h"
+#include "host/graph/graph.h"
 
-/* lap != 0 marks a collapsed Laplacian channel sum_{i in lap} d^2/dx_i^2
- * (lap: bit mask of the inputs; a all zero): one channel instead of the
- * diagonal second partials, for a laplacian() whose operand has no grad
- * below it (DESIGN §3, "forward Laplacian"). It counts as order 2, sorts
- * after the order-2 multi-indices (by mask), and its downward closure is
- * {0} and e_i for i in the mask. */
+
+
+/* op != 0 marks a collapsed channel of the graph's collapsed operator
+ * op - 1 (graph.h: sum_{i in its inputs} d^2/dx_i^2, a Laplacian), one
+ * channel instead of the second partials it sums (DESIGN §3, "forward
+ * Laplacian"); n = 0 then. It counts as order 2, sorts after the order-2
+ * multi-indices (by op), and its downward closure is {0} and e_i for the
+ * operator's inputs i. */
 typedef struct ddx_mi {
-    uint8_t a[DDX_MAX_INPUTS];
-    uint16_t lap;
+    uint16_t n;                 /* number of labels (the order, for op == 0) */
+    uint16_t op;
+    int32_t lab[DDX_MAX_ORDER]; /* ascending; entries past n are 0 */
 } ddx_mi;
 
 typedef struct mi_set {
@@ -24,20 +31,35 @@ typedef struct mi_set {
     int n, cap;
 } mi_set;
 
+static inline ddx_mi mi_zero(void) {
+    ddx_mi m = {0, 0, {0}};
+    return m;
+}
+static inline ddx_mi mi_unit(int i) {
+    ddx_mi m = {1, 0, {i}};
+    return m;
+}
+/* alpha + e_i; returns -1 (m unchanged) when the order would pass DDX_MAX_ORDER. */
+int mi_shift(ddx_mi *m, int i);
+/* alpha_i, the multiplicity of coordinate i. */
+int mi_count(const ddx_mi *m, int i);
+
 int mi_order(const ddx_mi *m);
 int mi_compare(const ddx_mi *x, const ddx_mi *y);
-int mi_leq(const ddx_mi *x, const ddx_mi *y); /* componentwise x <= y; L's lower set is {0, e_i, L} */
+int mi_leq(const ddx_mi *x, const ddx_mi *y); /* componentwise x <= y; collapsed channels: only x == y */
 
 /* Index of m in s, or -1. */
 int mi_set_find(const mi_set *s, const ddx_mi *m);
 /* Inserts m (keeps order); returns 0, or -1 when out of memory. */
 int mi_set_add(mi_set *s, const ddx_mi *m);
 int mi_set_union(mi_set *dst, const mi_set *src);
-/* Adds every beta <= alpha for alpha in s (downward closure). */
-int mi_set_close(mi_set *s, int d);
+/* Adds every beta <= alpha for alpha in s (downward closure); cops is the
+ * table of collapsed operators (their inputs lie below them). */
+int mi_set_close(mi_set *s, const ddx_cop *cops);
 int mi_set_max_order(const mi_set *s);
 void mi_set_free(mi_set *s);
-/* Writes e.g. "tx" or "x1 x1 x2" or "0" for the value. */
-void mi_format(const ddx_mi *m, int d, const char *const *names, char *buf, int cap);
+/* Writes e.g. "tx" or "x1 x1 x2" or "0" for the value, "lap" / "lap(x y)"
+ * for a collapsed channel, "v3" for random direction 3. */
+void mi_format(const ddx_mi *m, int d, const char *const *names, const ddx_cop *cops, char *buf, int cap);
 
 #endif

@@ -8,15 +8,29 @@
 
 #include <stdio.h>
 
+int needs_is_input_vector(const ddx_graph *g, ddx_node a) {
+    const ddx_gnode *x = &g->nodes[a];
+    if (x->op == OP_INPUT) return 1;
+    if (x->op != OP_CONCAT) return 0;
+    for (int i = 0; i < x->n_args; i++)
+        if (g->nodes[x->args[i]].op != OP_INPUT) return 0;
+    return 1;
+}
+
 ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets,
                          char *err, size_t errcap) {
-    ddx_mi zero = {{0}, 0};
+    return needs_analyze_ex(g, outs, n_outs, sets, 0, err, errcap);
+}
+
+ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets, int const_jet,
+                            char *err, size_t errcap) {
+    ddx_mi zero = mi_zero();
     for (int i = 0; i < n_outs; i++)
         if (mi_set_add(&sets[outs[i]], &zero)) goto oom;
     for (int n = g->n_nodes - 1; n >= 0; n--) {
         mi_set *s = &sets[n];
         if (s->n == 0) continue; /* not needed by any output */
-        if (mi_set_close(s, g->n_inputs)) goto oom;
+        if (mi_set_close(s, g->cops)) goto oom;
         const ddx_gnode *x = &g->nodes[n];
         switch (x->op) {
         case OP_INPUT:
@@ -25,12 +39,11 @@ ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, m
         case OP_GRAD:
             for (int c = 0; c < s->n; c++) {
                 ddx_mi m = s->v[c];
-                if (m.lap) { /* cannot happen: L only enters grad-free cones */
+                if (m.op) { /* cannot happen: L only enters grad-free cones */
                     snprintf(err, errcap, "node %d: collapsed Laplacian channel reached a grad node", n);
                     return DDX_ERR_INTERNAL;
                 }
-                m.a[x->ival]++;
-                if (mi_order(&m) > DDX_MAX_ORDER) {
+                if (mi_shift(&m, x->ival)) {
                     snprintf(err, errcap, "node %d: derivative order above %d", n, DDX_MAX_ORDER);
                     return DDX_ERR_LIMIT;
                 }
@@ -39,11 +52,19 @@ ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, m
             break;
         case OP_LAPLACE:
             if (s->n == 1) { /* only its value: the operand carries the collapsed channel L */
-                ddx_mi L = {{0}, (uint16_t)x->ival}; /* ival: the inputs it sums over, a bit mask */
+                ddx_mi L = mi_zero(); /* ival: its collapsed operator (the inputs it sums over) */
+                L.op = (uint16_t)(x->ival + 1);
                 if (mi_set_add(&sets[x->a], &L)) goto oom;
             } else { /* the Laplacian is differentiated: use the sum spelled with grads */
                 if (mi_set_union(&sets[x->b], s)) goto oom;
             }
+            break;
+        case OP_DENSE:
+            if (const_jet && needs_is_input_vector(g, x->a)) { /* W x: only x's value is read */
+                ddx_mi zero = mi_zero();
+                if (mi_set_add(&sets[x->a], &zero)) goto oom;
+            } else if (mi_set_union(&sets[x->a], s))
+                goto oom;
             break;
         case OP_CONCAT:
             for (int i = 0; i < x->n_args; i++)

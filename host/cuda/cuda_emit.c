@@ -458,7 +458,7 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
     char y[160], a[160], bb[160];
     switch (in->op) {
     case JI_INPUT: {
-        if (f->wide && dv->nch > 4) {
+        if (f->wide && dv->nch > 4 && !in->n_seed) {
             /* a rolled loop: hundreds of hoisted 64-bit row addresses would spill */
             sbf(b, "%sconst real x = pts[p * %d + %d];\n", ind, p->d, in->input);
             sbf(b, "%s#pragma unroll 1\n%sfor (int c = 0; c < %d; c++)\n", ind, ind, dv->nch);
@@ -473,7 +473,13 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
             sbf(b, "%sconst real x = p < np ? pts[(p0 + p) * %d + %d] : (real)0;\n", ind, p->d, in->input);
         for (int c = 0; c < dv->nch; c++) {
             row(y, sizeof y, f, p, in->dst, NULL, c);
-            sbf(b, "%s%s = %s;\n", ind, y, c == 0 ? "x" : c == in->input_ch ? "(real)1" : "(real)0");
+            int seed = -1; /* random directions: the channel starts at v's component */
+            for (int k = 0; k < in->n_seed; k++)
+                if (in->seed_ch[k] == c) seed = k;
+            char l[64];
+            if (seed >= 0) lit(l, sizeof l, in->seed_val[seed]);
+            sbf(b, "%s%s = %s;\n", ind, y,
+                c == 0 ? "x" : seed >= 0 ? l : c == in->input_ch ? "(real)1" : "(real)0");
         }
         break;
     }

@@ -30,6 +30,12 @@ void ddx_graph_free(ddx_graph *g) {
         free(g->dense[i].b);
     }
     for (int i = 0; i < g->n_inputs; i++) free(g->input_names[i]);
+    for (int i = 0; i < g->n_cops; i++) free(g->cops[i].in), free(g->cops[i].A);
+    free(g->inputs);
+    free(g->input_names);
+    free(g->cops);
+    for (int i = 0; i < g->n_dirsets; i++) free(g->dirsets[i].L);
+    free(g->dirsets);
     free(g->nodes);
     free(g->cse);
     free(g->dense);
@@ -171,10 +177,19 @@ static ddx_gnode blank(ddx_opcode op, int width) {
 ddx_node ddx_input(ddx_graph *g, const char *name) {
     if (!g) return DDX_NO_NODE;
     if (!name || !*name) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "input: empty name");
-    if (g->n_inputs >= DDX_MAX_INPUTS)
-        return ddx_graph_fail(g, DDX_ERR_LIMIT, "input '%s': at most %d inputs", name, DDX_MAX_INPUTS);
+    if (g->n_inputs >= DDX_DIR_BASE) /* coordinates above are random directions */
+        return ddx_graph_fail(g, DDX_ERR_LIMIT, "input '%s': at most %d inputs (DDX_DIR_BASE)", name, DDX_DIR_BASE);
     if (ddx_graph_find_input(g, name) != DDX_NO_NODE)
         return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "input '%s' defined twice", name);
+    if (g->n_inputs == g->cap_inputs) {
+        int cap = g->cap_inputs ? 2 * g->cap_inputs : 16;
+        ddx_node *in = realloc(g->inputs, sizeof(ddx_node) * (size_t)cap);
+        if (in) g->inputs = in;
+        char **nm = in ? realloc(g->input_names, sizeof(char *) * (size_t)cap) : NULL;
+        if (!nm) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        g->input_names = nm;
+        g->cap_inputs = cap;
+    }
     char *copy = strdup(name);
     if (!copy) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
     ddx_gnode n = blank(OP_INPUT, 1);
@@ -438,40 +453,320 @@ ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out) {
     return DDX_OK;
 }
 
+/* Checks a list of distinct input nodes and writes their indices, ascending,
+ * into idx (all inputs when n_inputs == 0); returns the count, or -1. */
+static int input_list(ddx_graph *g, const char *what, const ddx_node *inputs, int n_inputs, int **idx) {
+    *idx = NULL;
+    if (n_inputs < 0 || (n_inputs > 0 && !inputs)) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: inputs is NULL", what);
+        return -1;
+    }
+    int n = n_inputs ? n_inputs : g->n_inputs;
+    if (n == 0) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: graph has no inputs", what);
+        return -1;
+    }
+    char *seen = calloc((size_t)g->n_inputs + 1, 1);
+    int *v = malloc(sizeof(int) * (size_t)n);
+    if (!seen || !v) {
+        free(seen);
+        free(v);
+        ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < n_inputs; k++) {
+        if (!check_operand(g, inputs[k], what) || g->nodes[inputs[k]].op != OP_INPUT) {
+            if (valid(g, inputs[k]))
+                ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: node %d is not an input", what, (int)inputs[k]);
+            free(seen);
+            free(v);
+            return -1;
+        }
+        int i = g->nodes[inputs[k]].ival;
+        if (seen[i]) {
+            ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "%s: input '%s' named twice", what, g->input_names[i]);
+            free(seen);
+            free(v);
+            return -1;
+        }
+        seen[i] = 1;
+    }
+    int m = 0;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!n_inputs || seen[i]) v[m++] = i;
+    free(seen);
+    *idx = v;
+    return m;
+}
+
+/* Index of the collapsed operator over in[0..n) (ascending) with matrix A
+ * (NULL: identity), added if new; takes ownership of in and A. -1 on failure. */
+static int find_cop_A(ddx_graph *g, int *in, int n, double *A) {
+    for (int k = 0; k < g->n_cops; k++)
+        if (g->cops[k].n_in == n && memcmp(g->cops[k].in, in, sizeof(int) * (size_t)n) == 0 &&
+            (!A == !g->cops[k].A) && (!A || memcmp(g->cops[k].A, A, sizeof(double) * (size_t)n * (size_t)n) == 0)) {
+            free(in);
+            free(A);
+            return k;
+        }
+    if (g->n_cops >= 65535) { /* ddx_mi.op is 16 bits */
+        free(in);
+        free(A);
+        ddx_graph_fail(g, DDX_ERR_LIMIT, "laplacian: more than 65535 distinct input sets");
+        return -1;
+    }
+    ddx_cop *c = realloc(g->cops, sizeof(ddx_cop) * (size_t)(g->n_cops + 1));
+    if (!c) {
+        free(in);
+        free(A);
+        ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        return -1;
+    }
+    g->cops = c;
+    g->cops[g->n_cops] = (ddx_cop){n, in, A};
+    return g->n_cops++;
+}
+
+static int find_cop(ddx_graph *g, int *in, int n) { return find_cop_A(g, in, n, NULL); }
+
+ddx_node ddx_operator2(ddx_graph *g, ddx_node y, const double *A, const ddx_node *inputs, int n_inputs) {
+    if (!g) return DDX_NO_NODE;
+    if (!A) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: A is NULL");
+    int *idx;
+    int n = input_list(g, "operator2", inputs, n_inputs, &idx);
+    if (n < 0) return DDX_NO_NODE;
+    /* idx is sorted; A is given in the caller's input order: find each position */
+    int *pos = malloc(sizeof(int) * (size_t)n);
+    double *S = malloc(sizeof(double) * (size_t)n * (size_t)n);
+    if (!pos || !S) {
+        free(idx), free(pos), free(S);
+        return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int k = 0; k < n; k++) {
+        int i = n_inputs ? g->nodes[inputs[k]].ival : k;
+        int j = 0;
+        while (idx[j] != i) j++;
+        pos[k] = j;
+    }
+    /* only the symmetric part acts on u_ij = u_ji */
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            double v = 0.5 * (A[(size_t)a * n + b] + A[(size_t)b * n + a]);
+            if (!isfinite(v)) {
+                free(idx), free(pos), free(S);
+                return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: A[%d][%d] is not finite", a, b);
+            }
+            S[(size_t)pos[a] * n + pos[b]] = v;
+        }
+    free(pos);
+    ddx_node acc = DDX_NO_NODE;
+    for (int a = 0; a < n && (a == 0 || acc != DDX_NO_NODE); a++)
+        for (int b = 0; b < n; b++) {
+            double v = S[(size_t)a * n + b];
+            if (v == 0) continue;
+            ddx_node t = ddx_grad(g, ddx_grad(g, y, g->inputs[idx[a]]), g->inputs[idx[b]]);
+            if (v != 1) t = ddx_mul(g, ddx_const(g, v), t);
+            acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
+            if (acc == DDX_NO_NODE && g->status) break;
+        }
+    if (acc == DDX_NO_NODE && g->status == DDX_OK) acc = ddx_mul(g, ddx_const(g, 0.0), y); /* A = 0 */
+    if (acc == DDX_NO_NODE || g->nodes[y].order > 0) { /* differentiated below: the grad spelling */
+        free(idx), free(S);
+        return acc;
+    }
+    int op = find_cop_A(g, idx, n, S);
+    if (op < 0) return DDX_NO_NODE;
+    ddx_gnode nd = blank(OP_LAPLACE, 1);
+    nd.a = y;
+    nd.b = acc;
+    nd.ival = op;
+    return add_node(g, nd);
+}
+
 ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, int n_inputs) {
     if (!g) return DDX_NO_NODE;
-    if (n_inputs < 0 || (n_inputs > 0 && !inputs))
-        return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: inputs is NULL");
-    int mask = 0;
-    for (int k = 0; k < n_inputs; k++) {
-        if (!check_operand(g, inputs[k], "laplacian")) return DDX_NO_NODE;
-        if (g->nodes[inputs[k]].op != OP_INPUT)
-            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: node %d is not an input", (int)inputs[k]);
-        int bit = 1 << g->nodes[inputs[k]].ival;
-        if (mask & bit)
-            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: input '%s' named twice",
-                                  g->input_names[g->nodes[inputs[k]].ival]);
-        mask |= bit;
-    }
-    if (n_inputs == 0) mask = (1 << g->n_inputs) - 1; /* all inputs */
+    int *idx;
+    int n = input_list(g, "laplacian", inputs, n_inputs, &idx);
+    if (n < 0) return DDX_NO_NODE;
     ddx_node acc = DDX_NO_NODE;
-    for (int i = 0; i < g->n_inputs; i++) {
-        if (!((mask >> i) & 1)) continue;
+    for (int k = 0; k < n; k++) {
+        int i = idx[k];
         ddx_node t = ddx_grad(g, ddx_grad(g, y, g->inputs[i]), g->inputs[i]);
         acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
-        if (acc == DDX_NO_NODE) return DDX_NO_NODE;
+        if (acc == DDX_NO_NODE) break;
     }
-    if (acc == DDX_NO_NODE) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: graph has no inputs");
     /* With no grad below y, the compiler can carry the Laplacian as one
      * collapsed channel (1 + d + 1 channels instead of 1 + d + d for the
      * diagonal partials); acc, the sum spelled with grads, stays as the
      * fallback for a Laplacian that is itself differentiated. */
-    if (g->nodes[y].order > 0) return acc;
+    if (acc == DDX_NO_NODE || g->nodes[y].order > 0) {
+        free(idx);
+        return acc;
+    }
+    int op = find_cop(g, idx, n);
+    if (op < 0) return DDX_NO_NODE;
     ddx_gnode nd = blank(OP_LAPLACE, 1);
     nd.a = y;
     nd.b = acc;
-    nd.ival = mask;
+    nd.ival = op;
     return add_node(g, nd);
+}
+
+ddx_status ddx_hessdiag(ddx_graph *g, ddx_node y, ddx_node *out) {
+    if (!g) return DDX_ERR_INVALID_ARG;
+    if (!out) {
+        ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "hessdiag: out is NULL");
+        return DDX_ERR_INVALID_ARG;
+    }
+    /* d^2 y / dx_i^2 for each i: the needs analysis then carries {0, e_i, 2e_i}
+     * (1 + 2d channels) and no mixed partial */
+    for (int i = 0; i < g->n_inputs; i++) {
+        out[i] = ddx_grad(g, ddx_grad(g, y, g->inputs[i]), g->inputs[i]);
+        if (out[i] == DDX_NO_NODE) return g->status;
+    }
+    return DDX_OK;
+}
+
+/* splitmix64: a counter-based generator, so v_s[i] depends on (seed, s, i) only */
+static uint64_t mix64(uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double ddx_dir_component(uint64_t seed, int s, int i, ddx_dist dist) {
+    uint64_t h = mix64(mix64(seed) ^ mix64(((uint64_t)(uint32_t)s << 32) | (uint32_t)i));
+    if (dist == DDX_DIST_RADEMACHER) return (h >> 63) ? 1.0 : -1.0;
+    /* Box-Muller from two 53-bit uniforms in (0, 1] */
+    double u1 = ((double)(h >> 11) + 1.0) / 9007199254740992.0;
+    double u2 = (double)(mix64(h) >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+double ddx_dirset_component(const ddx_dirset *ds, int s, int i) {
+    if (!ds->L) return ddx_dir_component(ds->seed, s, i, ds->dist);
+    if (i >= ds->nL) return 0; /* an input added after the estimator: not moved */
+    double v = 0;
+    for (int j = 0; j <= i; j++) v += ds->L[(size_t)i * ds->nL + j] * ddx_dir_component(ds->seed, s, j, ds->dist);
+    return v;
+}
+
+/* grad of y along random direction k (a coordinate above the inputs) */
+static ddx_node grad_dir(ddx_graph *g, ddx_node y, int k) {
+    if (y == DDX_NO_NODE) return y;
+    if (g->nodes[y].order + 1 > DDX_MAX_ORDER)
+        return ddx_graph_fail(g, DDX_ERR_LIMIT, "laplacian: derivative order above %d", DDX_MAX_ORDER);
+    ddx_gnode n = blank(OP_GRAD, 1);
+    n.a = y;
+    n.ival = DDX_DIR_BASE + k;
+    return add_node(g, n);
+}
+
+/* mean over S directions of the k-th directional derivative of y, times
+ * scale; L (may be NULL; taken over) shapes the directions v = L z */
+static ddx_node stochastic_mean(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                double scale, double *L);
+
+ddx_node ddx_operator2_stochastic(ddx_graph *g, ddx_node y, const double *A, int samples, uint64_t seed,
+                                  int gaussian) {
+    if (!g) return DDX_NO_NODE;
+    if (!A) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: A is NULL");
+    int d = g->n_inputs;
+    if (d == 0) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "operator2: graph has no inputs");
+    /* Cholesky of A's symmetric part, semi-definite allowed (a zero pivot
+     * leaves its column 0): E[(Lz)^T H (Lz)] = tr(H L L^T) = sum a_ij h_ij */
+    double *L = calloc((size_t)d * (size_t)d, sizeof(double));
+    if (!L) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    double scale = 0;
+    for (int i = 0; i < d; i++) scale = fmax(scale, fabs(A[(size_t)i * d + i]));
+    double tiny = 1e-12 * (scale > 0 ? scale : 1);
+    for (int j = 0; j < d; j++) {
+        double s = A[(size_t)j * d + j];
+        for (int k = 0; k < j; k++) s -= L[(size_t)j * d + k] * L[(size_t)j * d + k];
+        int bad = !isfinite(s) || s < -tiny;
+        double ljj = s > tiny ? sqrt(s) : 0;
+        L[(size_t)j * d + j] = ljj;
+        for (int i = j + 1; i < d && !bad; i++) {
+            double t = 0.5 * (A[(size_t)i * d + j] + A[(size_t)j * d + i]);
+            for (int k = 0; k < j; k++) t -= L[(size_t)i * d + k] * L[(size_t)j * d + k];
+            if (ljj > 0) L[(size_t)i * d + j] = t / ljj;
+            else if (fabs(t) > 1e3 * tiny) bad = 1;
+        }
+        if (bad) {
+            free(L);
+            return ddx_graph_fail(g, DDX_ERR_INVALID_ARG,
+                                  "operator2 (samples=): A is not positive semi-definite (at pivot %d); "
+                                  "the estimator needs A = L L^T", j);
+        }
+    }
+    return stochastic_mean(g, y, samples, seed, gaussian, 2, 1.0, L);
+}
+
+ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian) {
+    /* mean over s of v_s^T H v_s = d^2/dt^2 y(x + t v_s): unbiased for tr H
+     * since E[v v^T] = I for both distributions */
+    return stochastic_mean(g, y, samples, seed, gaussian, 2, 1.0, NULL);
+}
+
+ddx_node ddx_biharmonic_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed) {
+    /* v ~ N(0, I): E[v_i v_j v_k v_l] = d_ij d_kl + d_ik d_jl + d_il d_jk, so
+     * E[d^4/dt^4 y(x + t v)] = 3 sum_ij y_iijj = 3 (laplacian^2 y) */
+    return stochastic_mean(g, y, samples, seed, 1, 4, 1.0 / 3.0, NULL);
+}
+
+static ddx_node stochastic_mean_body(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                     double scale, double **Lp);
+
+static ddx_node stochastic_mean(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                double scale, double *L) {
+    if (!g) {
+        free(L);
+        return DDX_NO_NODE;
+    }
+    ddx_node r = stochastic_mean_body(g, y, samples, seed, gaussian, k, scale, &L);
+    free(L); /* NULL when a new dirset took it */
+    return r;
+}
+
+static ddx_node stochastic_mean_body(ddx_graph *g, ddx_node y, int samples, uint64_t seed, int gaussian, int k,
+                                     double scale, double **Lp) {
+    if (!check_operand(g, y, "laplacian")) return DDX_NO_NODE;
+    if (g->nodes[y].width != 1)
+        return ddx_graph_fail(g, DDX_ERR_NOT_SCALAR, "laplacian: node %d has width %d; it needs a scalar", (int)y,
+                              g->nodes[y].width);
+    if (samples < 1 || samples > 65536)
+        return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: samples=%d (1..65536)", samples);
+    if (g->n_inputs == 0) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "laplacian: graph has no inputs");
+    if ((int64_t)g->n_dirs + samples > (int64_t)DDX_DIR_BASE)
+        return ddx_graph_fail(g, DDX_ERR_LIMIT, "laplacian: more than %d random directions", DDX_DIR_BASE);
+    ddx_dirset *ds = realloc(g->dirsets, sizeof(ddx_dirset) * (size_t)(g->n_dirsets + 1));
+    if (!ds) return ddx_graph_fail(g, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    g->dirsets = ds;
+    /* the same (samples, seed, dist) twice shares its directions (and so its nodes) */
+    int first = -1;
+    ddx_dist dist = gaussian ? DDX_DIST_GAUSSIAN : DDX_DIST_RADEMACHER;
+    double *L = *Lp;
+    int nL = L ? g->n_inputs : 0;
+    for (int j = 0; j < g->n_dirsets; j++)
+        if (ds[j].S == samples && ds[j].seed == seed && ds[j].dist == dist && ds[j].nL == nL &&
+            (!L == !ds[j].L) && (!L || memcmp(L, ds[j].L, sizeof(double) * (size_t)nL * (size_t)nL) == 0))
+            first = ds[j].first;
+    if (first < 0) {
+        first = g->n_dirs;
+        ds[g->n_dirsets++] = (ddx_dirset){first, samples, seed, dist, nL, L};
+        *Lp = NULL;
+        g->n_dirs += samples;
+    }
+    ddx_node acc = DDX_NO_NODE;
+    for (int s = 0; s < samples; s++) {
+        ddx_node t = y;
+        for (int j = 0; j < k; j++) t = grad_dir(g, t, first + s);
+        acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
+        if (acc == DDX_NO_NODE) return DDX_NO_NODE;
+    }
+    double f = scale / samples;
+    return f == 1.0 ? acc : ddx_mul(g, acc, ddx_const(g, f));
 }
 
 ddx_node ddx_laplacian(ddx_graph *g, ddx_node y) { return ddx_laplacian_over(g, y, NULL, 0); }

@@ -1577,8 +1577,8 @@ static void unique_name(char names[][DDX_ONNX_NAME_MAX], int n, char *x) {
 
 static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
     onnx_model *m = c->m;
-    char names[DDX_MAX_INPUTS][DDX_ONNX_NAME_MAX];
-    int64_t widths[DDX_MAX_INPUTS];
+    char names[DDX_ONNX_MAX_COLUMNS][DDX_ONNX_NAME_MAX];
+    int64_t widths[DDX_ONNX_MAX_COLUMNS];
     int total = 0;
     c->static_batch = -1;
     for (int q = 0; q < n_real; q++) {
@@ -1596,23 +1596,23 @@ static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
                 return ifail(c, DDX_ERR_UNSUPPORTED,
                              "dimension %d of input '%s' is dynamic ('%s'); only the first (point) axis may be", k,
                              vi->name, vi->dim_param[k]);
-            if (vi->dims[k] > DDX_MAX_INPUTS) {
-                w = DDX_MAX_INPUTS + 1;
+            if (vi->dims[k] > DDX_ONNX_MAX_COLUMNS) {
+                w = DDX_ONNX_MAX_COLUMNS + 1;
                 break;
             }
             w *= vi->dims[k];
-            if (w > DDX_MAX_INPUTS) break;
+            if (w > DDX_ONNX_MAX_COLUMNS) break;
         }
         if (w < 1) return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has no features", vi->name);
-        if (w > DDX_MAX_INPUTS || total + w > DDX_MAX_INPUTS)
-            return ifail(c, DDX_ERR_LIMIT, "the model takes more than %d input columns", DDX_MAX_INPUTS);
+        if (w > DDX_ONNX_MAX_COLUMNS || total + w > DDX_ONNX_MAX_COLUMNS)
+            return ifail(c, DDX_ERR_LIMIT, "the model takes more than %d input columns", DDX_ONNX_MAX_COLUMNS);
         widths[q] = w;
         if (vi->dims[0] > 0) c->static_batch = vi->dims[0];
         total += (int)w;
     }
     if (total == 0) return ifail(c, DDX_ERR_UNSUPPORTED, "the model has no inputs");
     if (inputs) {
-        int k = split_names(c, inputs, names, DDX_MAX_INPUTS);
+        int k = split_names(c, inputs, names, DDX_ONNX_MAX_COLUMNS);
         if (k < 0) return -1;
         if (k != total)
             return ifail(c, DDX_ERR_SHAPE, "--inputs names %d inputs but the model takes %d columns", k, total);
@@ -1640,7 +1640,7 @@ static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
     int col = 0;
     for (int q = 0; q < n_real; q++) {
         const onnx_value_info *vi = &m->inputs[real[q]];
-        ddx_node xs[DDX_MAX_INPUTS];
+        ddx_node xs[DDX_ONNX_MAX_COLUMNS];
         for (int64_t j = 0; j < widths[q]; j++) {
             xs[j] = ddx_input(c->g, names[col++]);
             if (gok(c, xs[j])) return -1;

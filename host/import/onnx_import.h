@@ -11,6 +11,8 @@
 /* Most output columns one model may have (the expression parser names at
  * most as many symbols: tools/expr_parse.h DDX_MAX_SYMBOLS). */
 #define DDX_ONNX_MAX_OUTPUTS 64
+/* input columns of an imported model (the graph itself has no such cap) */
+#define DDX_ONNX_MAX_COLUMNS 16
 
 /* Turns a model or tensor name into a name the expression parser reads:
  * characters other than letters, digits and '_' become '_', runs of '_'

@@ -124,7 +124,8 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
         return DDX_ERR_OUT_OF_MEMORY;
     }
     char err[512] = "";
-    st = jet_program_build(g, outputs, n_outputs, &p->jp, err, sizeof err);
+    /* the CPU runs dense layers over the inputs with a constant jet (lower.c) */
+    st = jet_program_build_ex(g, outputs, n_outputs, strcmp(be->name, "cpu") == 0, &p->jp, err, sizeof err);
     if (st == DDX_OK) st = be->prepare(p->jp, &o, &p->state, err, sizeof err);
     if (st != DDX_OK) {
         ddx_graph_fail(g, st, "compile: %s", err);
@@ -217,7 +218,18 @@ int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int c
     const mi_set *s = &p->jp->sets[v];
     if (coeffs && s->n <= capacity)
         for (int c = 0; c < s->n; c++)
-            for (int i = 0; i < p->jp->d; i++) coeffs[c * p->jp->d + i] = s->v[c].lap ? -(int)((s->v[c].lap >> i) & 1) : s->v[c].a[i];
+            for (int i = 0; i < p->jp->d; i++) coeffs[c * p->jp->d + i] = 0;
+    if (coeffs && s->n <= capacity)
+        for (int c = 0; c < s->n; c++) {
+            const ddx_mi *m = &s->v[c];
+            int *row = coeffs + (size_t)c * p->jp->d;
+            if (m->op) { /* collapsed: -1 at each input it sums over */
+                const ddx_cop *op = &p->jp->cops[m->op - 1];
+                for (int j = 0; j < op->n_in; j++) row[op->in[j]] = -1;
+            }
+            for (int k = 0; k < m->n; k++) /* random directions have no input column */
+                if (m->lab[k] < p->jp->d) row[m->lab[k]]++;
+        }
     return s->n;
 }
 
@@ -225,14 +237,21 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
     ddx_sb sb = ddx_sb_fixed(buf, cap);
     if (!p) return 0;
     const jet_program *jp = p->jp;
-    const char *names[DDX_MAX_INPUTS];
-    for (int i = 0; i < jp->d; i++) names[i] = jp->input_names[i];
+    const char *const *names = (const char *const *)jp->input_names;
     ddx_sbf(&sb, "inputs: %d (", jp->d);
-    for (int i = 0; i < jp->d; i++) ddx_sbf(&sb, "%s%s", i ? "," : "", names[i]);
+    for (int i = 0; i < jp->d; i++) /* thousands of inputs: the first and last few */
+        if (jp->d <= 16 || i < 8 || i >= jp->d - 2) ddx_sbf(&sb, "%s%s", i ? "," : "", names[i]);
+        else if (i == 8) ddx_sbf(&sb, ",...");
     ddx_sbf(&sb, "), output columns: %d, precision: %s\n", jp->n_outputs,
         p->opt.precision == DDX_F32 ? "f32" : "f64");
     ddx_sbf(&sb, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
     ddx_sbf(&sb, "useful FLOPs per point: %.0f\n", jp->flops);
+    for (int k = 0; k < jp->n_dirsets; k++) { /* stochastic estimators: which directions */
+        const ddx_dirset *ds = &jp->dirsets[k];
+        ddx_sbf(&sb, "random directions v%d..v%d: %d %s%s, seed %llu (STDE estimator)\n", ds->first,
+            ds->first + ds->S - 1, ds->S, ds->dist == DDX_DIST_GAUSSIAN ? "gaussian" : "rademacher",
+            ds->nL ? " shaped by L (A = L L^T)" : "", (unsigned long long)ds->seed);
+    }
     ddx_sbf(&sb, "instructions: %d, tile workspace: %lld rows per point\n", jp->n_instr,
         (long long)jp->workspace);
     for (int i = 0; i < jp->n_instr; i++) {
@@ -242,8 +261,12 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         const mi_set *s = &jp->sets[in->dst];
         ddx_sbf(&sb, "  node %3d %-9s width %-4d channels %-3d {", v->node, v->label, v->width, v->nch);
         for (int c = 0; c < s->n; c++) {
+            if (s->n > 24 && c >= 12 && c < s->n - 4) { /* long sets: the ends */
+                if (c == 12) ddx_sbf(&sb, ",...");
+                continue;
+            }
             char m[64];
-            mi_format(&s->v[c], jp->d, names, m, sizeof m);
+            mi_format(&s->v[c], jp->d, names, jp->cops, m, sizeof m);
             ddx_sbf(&sb, "%s%s", c ? "," : "", m);
         }
         ddx_sbf(&sb, "}\n");

@@ -98,7 +98,19 @@ static void FN(run_dense_)(const jet_program *p, const jet_instr *in, REAL *ws, 
     const jet_value *dv = &p->values[in->dst], *av = &p->values[in->a];
     REAL *C = ws + dv->offset * P;
     const REAL *B = ws + av->offset * P;
-    if (in->amap_identity) {
+    if (in->cjet) {
+        /* over the inputs: a GEMM for the values; the other channels are W's
+         * columns times the constant input jet (lower.c) */
+        GEMM(w->out, P, w->in, w->WFIELD, w->in, B + (int64_t)in->amap[0] * P, av->nch * P, C, dv->nch * P);
+        const REAL *cj = sizeof(REAL) == sizeof(float) ? (const REAL *)(const void *)in->cjetf
+                                                       : (const REAL *)(const void *)in->cjet;
+        for (int n = 0; n < w->out; n++)
+            for (int c = 1; c < dv->nch; c++) {
+                REAL *y = FN(row_)(p, ws, P, in->dst, n, c);
+                const REAL v = cj[(size_t)n * dv->nch + c];
+                for (int i = 0; i < P; i++) y[i] = v; /* padding columns too: the GEMMs read them */
+            }
+    } else if (in->amap_identity) {
         /* the whole jet at once: out x (channels*P) = W (out x in) * in x (channels*P) */
         GEMM(w->out, dv->nch * P, w->in, w->WFIELD, w->in, B, av->nch * P, C, dv->nch * P);
     } else {
@@ -125,6 +137,10 @@ static void FN(run_tile_)(const jet_program *p, REAL *ws, int P, int np, const R
                     for (int i = 0; i < np; i++) y[i] = pts[(int64_t)i * p->d + in->input];
                 else
                     for (int i = 0; i < np; i++) y[i] = c == in->input_ch ? (REAL)1 : (REAL)0;
+            }
+            for (int k = 0; k < in->n_seed; k++) { /* random directions: d/dt (x + t v) = v_input */
+                REAL *y = FN(row_)(p, ws, P, in->dst, 0, in->seed_ch[k]);
+                for (int i = 0; i < np; i++) y[i] = (REAL)in->seed_val[k];
             }
             break;
         case JI_CONST:

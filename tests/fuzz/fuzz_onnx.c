@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ddx.h"
+#include "host/import/onnx_import.h"
 
 static void check(int ok, const char *what, const char *err) {
     if (!ok) {
@@ -44,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(n >= 1 && n <= 64, "output count", "");
     for (int k = 0; k < n; k++) check(ddx_node_width(g, outs[k]) == 1, "scalar outputs", names[k]);
     int d = ddx_graph_num_inputs(g);
-    check(d >= 1 && d <= DDX_MAX_INPUTS, "input count", "");
+    check(d >= 1 && d <= DDX_ONNX_MAX_COLUMNS, "input count", "");
     /* value and first derivatives of each output: must compile and run */
-    ddx_node cols[64 * (1 + DDX_MAX_INPUTS)];
+    ddx_node cols[64 * (1 + DDX_ONNX_MAX_COLUMNS)];
     int nc = 0;
     for (int k = 0; k < n && k < 4; k++) {
         cols[nc++] = outs[k];
@@ -60,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ddx_program *p = NULL;
     /* huge layers are legal but slow the fuzzer; compile only small graphs */
     if (ddx_graph_status(g) == DDX_OK && size < 20000 && ddx_compile(g, cols, nc, &o, &p) == DDX_OK) {
-        double pts[3 * DDX_MAX_INPUTS], out[3 * 64 * 2];
+        double pts[3 * DDX_ONNX_MAX_COLUMNS], out[3 * 64 * 2];
         for (int i = 0; i < 3 * d; i++) pts[i] = 0.25 * (i % 5) - 0.5;
         check(ddx_program_eval(p, pts, 3, out) == DDX_OK, "eval", ddx_program_error(p));
         ddx_program_free(p);
