@@ -1,0 +1,138 @@
+/* cpu_dispatch.c — picks the CPU kernel variant once per process (baseline
+ * code: it must run on every CPU, so it holds no variant's instructions).
+ * The choice is a function of a feature mask, so a test can ask what an
+ * AVX2-only or a plain CPU would get; DDX_CPU_ISA overrides it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/gemm_kernel.h"
+
+extern const ddx_cpu_kernels ddx_cpu_kernels_avx512, ddx_cpu_kernels_avx2, ddx_cpu_kernels_neon,
+    ddx_cpu_kernels_generic;
+
+static const ddx_cpu_kernels *const variants[] = {
+#if defined(__x86_64__)
+    &ddx_cpu_kernels_avx512, &ddx_cpu_kernels_avx2,
+#elif defined(__aarch64__)
+    &ddx_cpu_kernels_neon,
+#endif
+    &ddx_cpu_kernels_generic, NULL};
+
+static const char *const known[] = {"avx512", "avx2", "neon", "generic"};
+
+unsigned ddx_cpu_features(void) {
+    unsigned m = 0;
+#if defined(__x86_64__)
+    /* libgcc's checks include the OS's XSAVE state (XGETBV), not only cpuid */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) m |= DDX_CPUF_AVX2;
+    if ((m & DDX_CPUF_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        m |= DDX_CPUF_AVX512;
+#elif defined(__aarch64__)
+#if defined(__linux__) && defined(HWCAP_ASIMD)
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMD) m |= DDX_CPUF_NEON;
+#else
+    m |= DDX_CPUF_NEON; /* AdvSIMD is part of armv8-a */
+#endif
+#endif
+    return m;
+}
+
+const ddx_cpu_kernels *const *ddx_cpu_variants(void) { return variants; }
+
+const ddx_cpu_kernels *ddx_cpu_choose(unsigned mask, const char *request, char *err, size_t cap) {
+    const int automatic = !request || !*request || !strcmp(request, "auto");
+    for (int i = 0; variants[i]; i++) {
+        const ddx_cpu_kernels *k = variants[i];
+        if (!automatic && strcmp(request, k->name)) continue;
+        if ((k->needs & mask) == k->needs) return k;
+        snprintf(err, cap, "DDX_CPU_ISA=%s: this CPU lacks the %s instructions (best here: %s)", request, k->name,
+                 ddx_cpu_choose(mask, NULL, err, cap)->name);
+        return NULL;
+    }
+    if (automatic) return &ddx_cpu_kernels_generic; /* not reached: generic needs nothing */
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (!strcmp(request, known[i])) {
+            snprintf(err, cap, "DDX_CPU_ISA=%s: not built for this architecture", request);
+            return NULL;
+        }
+    snprintf(err, cap, "DDX_CPU_ISA=%s: unknown (avx512, avx2, neon, generic or auto)", request);
+    return NULL;
+}
+
+/* Chosen once; the environment is read once (a process-wide setting). */
+static const ddx_cpu_kernels *active;
+static char active_err[160];
+static int active_done;
+
+const ddx_cpu_kernels *ddx_cpu_active(char *err, size_t cap) {
+    if (!__atomic_load_n(&active_done, __ATOMIC_ACQUIRE)) {
+#pragma omp critical(ddx_cpu_active)
+        if (!active_done) {
+            active = ddx_cpu_choose(ddx_cpu_features(), getenv("DDX_CPU_ISA"), active_err, sizeof active_err);
+            __atomic_store_n(&active_done, 1, __ATOMIC_RELEASE);
+        }
+    }
+    if (!active && err) snprintf(err, cap, "%s", active_err);
+    return active;
+}
+
+/* Without a usable variant (bad DDX_CPU_ISA) these fall back to generic:
+ * they have no error channel; compile and eval report the error. */
+static const ddx_cpu_kernels *gemm_variant(void) {
+    const ddx_cpu_kernels *k = ddx_cpu_active(NULL, 0);
+    return k ? k : &ddx_cpu_kernels_generic;
+}
+
+void ddx_gemm_f32(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
+    gemm_variant()->gemm_f32(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+void ddx_gemm_f64(int M, int N, int K, const double *A, int lda, const double *B, int ldb, double *C, int ldc) {
+    gemm_variant()->gemm_f64(M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/* Fusion plan: DENSE i (all channels in one GEMM) then UNARY i + 1 on its
+ * output, which nothing later reads and which is no program output. The
+ * unary's rows may be the dense input's (the workspace reuses dead rows):
+ * the fused kernel packs a strip's whole input before it writes that
+ * strip's columns, and writes no other columns. */
+static int reads_value(const jet_instr *in, int v) {
+    return (in->op != JI_INPUT && in->op != JI_CONST && in->a == v) || in->b == v;
+}
+
+int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse) {
+    int n = 0;
+    for (int i = 0; i < p->n_instr; i++) fuse[i] = 0;
+#ifdef DDX_CPU_NO_FUSE /* a build to measure the unfused path against */
+    return 0;
+#endif
+    for (int i = 0; i + 1 < p->n_instr; i++) {
+        const jet_instr *d = &p->instr[i], *u = &p->instr[i + 1];
+        if (d->op != JI_DENSE || !d->amap_identity || u->op != JI_UNARY || u->a != d->dst) continue;
+        int ok = 1;
+        for (int j = i + 2; j < p->n_instr && ok; j++) ok = !reads_value(&p->instr[j], d->dst);
+        for (int k = 0; k < p->n_outputs && ok; k++) ok = p->outputs[k].value != d->dst;
+        if (ok) fuse[i] = 1, n++;
+    }
+    return n;
+}
+
+size_t ddx_cpu_scratch_len(const jet_program *p, const unsigned char *fuse) {
+    size_t len = 0;
+    for (int i = 0; i < p->n_instr; i++) {
+        if (!fuse[i]) continue;
+        const jet_dense *w = &p->dense[p->instr[i].dense];
+        const int nch = p->values[p->instr[i].dst].nch;
+        /* packed B for every channel (nch x K x NB) + the MR x nch x NB block */
+        size_t need = (size_t)nch * DDX_CPU_NB_MAX * ((size_t)w->in + DDX_CPU_MR_MAX);
+        if (need > len) len = need;
+    }
+    return len;
+}
