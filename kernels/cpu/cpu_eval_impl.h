@@ -98,38 +98,51 @@ static void FN(run_unary_)(const jet_program *p, const jet_instr *in, REAL *ws, 
     }
 }
 
-/* DENSE in + UNARY un fused (cpu_kernels.h): per strip of NB points, B is
- * packed for every channel once; per block of MR neurons the GEMM's
- * register tile goes to a small block zb (MR x channels x NB, L1) with the
- * bias added, and the Faa di Bruno epilogue turns it into the activated
- * jet written straight to the unary's rows: the pre-activation jet never
- * reaches the tile workspace (no write + re-read of a whole layer). */
-static void FN(run_dense_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
-                                 REAL *scratch, int P, int np) {
+/* DENSE in + UNARY un fused (cpu_kernels.h): per strip of S points, B is
+ * packed for every channel once (S / NB panels of K x NB each); per block
+ * of MR neurons the GEMM's register tiles go to a small block zb
+ * (MR x channels x S, L1) with the bias added, and the Faa di Bruno
+ * epilogue turns it into the activated jet written straight to the unary's
+ * rows: the pre-activation jet never reaches the tile workspace (no write +
+ * re-read of a whole layer). S = 64 where the tile allows (the epilogue's
+ * per-neuron overhead is then spread over as many points as unfused). */
+static inline __attribute__((always_inline)) void FN(dense_unary_)(const jet_program *p, const jet_instr *in,
+                                                                  const jet_instr *un, REAL *ws, REAL *scratch,
+                                                                  int P, int np, const int S) {
     enum { NB = NB_SFX_, MR = DDX_MR };
     const jet_dense *w = &p->dense[in->dense];
     const jet_value *av = &p->values[in->a], *yv = &p->values[un->dst];
     const int nch = av->nch, K = w->in, M = w->out;
     const int64_t ldb = (int64_t)nch * P;
-    REAL *pack = scratch, *zb = scratch + (size_t)nch * K * NB;
+    REAL *pack = scratch, *zb = scratch + (size_t)nch * K * S;
     const REAL *B = ws + av->offset * P;
-    for (int j = 0; j < np; j += NB) {
-        for (int c = 0; c < nch; c++) FN(pack_)(pack + (size_t)c * K * NB, B + (int64_t)c * P + j, (int)ldb, K);
+    for (int j = 0; j < np; j += S) {
+        /* panel (c, q): channel c, columns j + q*NB .. + NB */
+        for (int c = 0; c < nch; c++)
+            for (int q = 0; q < S / NB; q++)
+                FN(pack_)(pack + ((size_t)c * (S / NB) + q) * K * NB, B + (int64_t)c * P + j + q * NB, (int)ldb, K);
         for (int i = 0; i < M; i += MR) {
             const int mr = M - i < MR ? M - i : MR;
-            /* zb[c][r][0..NB): channel c of neuron i + r */
+            /* zb[c][r][0..S): channel c of neuron i + r */
             for (int c = 0; c < nch; c++)
-                FN(rows_)(mr, K, w->WFIELD + (int64_t)i * K, K, pack + (size_t)c * K * NB, zb + (size_t)c * mr * NB,
-                          NB, 0);
+                for (int q = 0; q < S / NB; q++)
+                    FN(rows_)(mr, K, w->WFIELD + (int64_t)i * K, K, pack + ((size_t)c * (S / NB) + q) * K * NB,
+                              zb + (size_t)c * mr * S + q * NB, S, 0);
             for (int r = 0; r < mr; r++) {
                 const REAL bn = w->BFIELD[i + r];
-                for (int t = 0; t < NB; t++) zb[(size_t)r * NB + t] += bn;
+                for (int t = 0; t < S; t++) zb[(size_t)r * S + t] += bn;
             }
             for (int r = 0; r < mr; r++)
-                FN(unary_chunk_)(p, un, zb + (size_t)r * NB, (int64_t)mr * NB,
-                                 ws + (yv->offset + (int64_t)(i + r) * yv->nch) * P + j, P, NB);
+                FN(unary_chunk_)(p, un, zb + (size_t)r * S, (int64_t)mr * S,
+                                 ws + (yv->offset + (int64_t)(i + r) * yv->nch) * P + j, P, S);
         }
     }
+}
+
+static void FN(run_dense_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
+                                 REAL *scratch, int P, int np) {
+    if (P % 64 == 0 && 64 % NB_SFX_ == 0) FN(dense_unary_)(p, in, un, ws, scratch, P, np, 64);
+    else FN(dense_unary_)(p, in, un, ws, scratch, P, np, NB_SFX_);
 }
 #undef UCH
 

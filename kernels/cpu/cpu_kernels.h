@@ -56,8 +56,8 @@ int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse);
 /* Reals of per-thread scratch the fused pairs need (0 if none). */
 size_t ddx_cpu_scratch_len(const jet_program *p, const unsigned char *fuse);
 
-/* The bound of the fused path's scratch: NB <= 32 columns, MR <= 16 rows. */
-#define DDX_CPU_NB_MAX 32
+/* The bound of the fused path's scratch: strips of <= 64 points, MR <= 16. */
+#define DDX_CPU_NB_MAX 64
 #define DDX_CPU_MR_MAX 16
 
 #endif
