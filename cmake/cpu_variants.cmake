@@ -27,3 +27,30 @@ if(DDX_NATIVE AND NOT DDX_SANITIZE)
 elseif(DDX_CPU_BASELINE)
   add_compile_options(${DDX_CPU_BASELINE})
 endif()
+
+# Tests (added once the test targets exist, at the end of the top
+# directory): the FD suites under every variant of this architecture
+# (skipped where the CPU lacks it), and the baseline objects' ISA.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  set(DDX_CPU_ISAS avx512 avx2 generic)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
+  set(DDX_CPU_ISAS neon generic)
+endif()
+function(ddx_cpu_variant_tests)
+  if(NOT TARGET test_mlp_fd)
+    return()
+  endif()
+  foreach(isa ${DDX_CPU_ISAS})
+    foreach(t test_mlp_fd test_identities)
+      add_test(NAME ${t}_${isa} COMMAND ${t})
+      set_tests_properties(${t}_${isa} PROPERTIES
+        ENVIRONMENT "DDX_CPU_ISA=${isa};DDX_BIN=$<TARGET_FILE:ddx>;DDX_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+        SKIP_REGULAR_EXPRESSION "lacks the [a-z0-9]+ instructions")
+    endforeach()
+  endforeach()
+  if(DDX_CPU_BASELINE STREQUAL "-march=x86-64-v2" AND NOT DDX_NATIVE)
+    add_test(NAME cpu_baseline_isa COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cpu_baseline_isa.sh
+             ${CMAKE_BINARY_DIR}/CMakeFiles/ddx_obj.dir)
+  endif()
+endfunction()
+cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL ddx_cpu_variant_tests)

@@ -52,6 +52,7 @@ const ddx_cpu_kernels *ddx_cpu_choose(unsigned mask, const char *request, char *
         const ddx_cpu_kernels *k = variants[i];
         if (!automatic && strcmp(request, k->name)) continue;
         if ((k->needs & mask) == k->needs) return k;
+        if (automatic) continue; /* the next best */
         snprintf(err, cap, "DDX_CPU_ISA=%s: this CPU lacks the %s instructions (best here: %s)", request, k->name,
                  ddx_cpu_choose(mask, NULL, err, cap)->name);
         return NULL;
@@ -81,6 +82,11 @@ const ddx_cpu_kernels *ddx_cpu_active(char *err, size_t cap) {
     }
     if (!active && err) snprintf(err, cap, "%s", active_err);
     return active;
+}
+
+void ddx_cpu_use(const ddx_cpu_kernels *k) {
+    ddx_cpu_active(NULL, 0); /* the once-only choice is made, so it cannot undo this */
+    __atomic_store_n(&active, k, __ATOMIC_RELEASE);
 }
 
 /* Without a usable variant (bad DDX_CPU_ISA) these fall back to generic:

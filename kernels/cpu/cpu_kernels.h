@@ -50,6 +50,10 @@ const ddx_cpu_kernels *ddx_cpu_choose(unsigned mask, const char *request, char *
  * the DDX_CPU_ISA environment variable; NULL + err as above. */
 const ddx_cpu_kernels *ddx_cpu_active(char *err, size_t cap);
 
+/* Makes k the active variant for programs compiled from now on (tests
+ * run every variant in one process; k must suit this CPU). */
+void ddx_cpu_use(const ddx_cpu_kernels *k);
+
 /* Marks the fusable DENSE -> UNARY pairs of p (fuse has n_instr bytes);
  * returns how many. */
 int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse);
