@@ -294,7 +294,14 @@ def main():
     ap.add_argument("--openblas-coretype",
                     help="OPENBLAS_CORETYPE for numpy's reference SGEMM and the peers "
                          "(e.g. Haswell beside --cpu-isa avx2)")
+    ap.add_argument("--peer-isa", choices=["avx2"],
+                    help="cap the peers' kernels too: ATEN_CPU_CAPABILITY=avx2 (PyTorch), "
+                         "XLA_FLAGS=--xla_cpu_max_isa=AVX2 (JAX), so an AVX-512 machine "
+                         "stands in for an AVX2 one on both sides")
     args = ap.parse_args()
+    if args.peer_isa == "avx2":
+        os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX2").strip()
     if args.cpu_isa:
         os.environ["DDX_CPU_ISA"] = args.cpu_isa
     if args.openblas_coretype:
@@ -489,9 +496,10 @@ def main():
     gf, core = numpy_sgemm(args)
     ref = (f"reference: numpy SGEMM 2048^3 all cores = {gf:.1f} GFLOP/s ({core})"
            if gf else f"reference: {core}")
-    if args.cpu_isa or args.openblas_coretype:
+    if args.cpu_isa or args.openblas_coretype or args.peer_isa:
         ref += (f"; DDX_CPU_ISA={os.environ.get('DDX_CPU_ISA', '')} "
-                f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}")
+                f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}"
+                + (f" peers capped at {args.peer_isa}" if args.peer_isa else ""))
     for r in rows:
         raw = r.get("raw") or {}
         if r.get("is_ddx") and raw.get("gflops"):

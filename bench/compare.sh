@@ -9,7 +9,8 @@
 #   bash bench/compare.sh --device cuda           # on a GPU machine
 #   bash bench/compare.sh --full                  # the RESULTS.md tables: W1..W4 +
 #       sweep with the best CPU variant, and again forced to DDX_CPU_ISA=avx2 with
-#       numpy's reference at OPENBLAS_CORETYPE=Haswell (where the CPU has AVX-512);
+#       numpy's reference at OPENBLAS_CORETYPE=Haswell and the peers capped at AVX2
+#       (where the CPU has AVX-512);
 #       sweep plots OUT/sweep_<variant>.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ if [ "${1:-}" = "--full" ]; then
     [ "$best" = avx512 ] && runs="avx512 avx2"
     for isa in $runs; do
         extra=()
-        [ "$isa" = avx2 ] && [ "$best" != avx2 ] && extra=(--openblas-coretype Haswell)
+        [ "$isa" = avx2 ] && [ "$best" != avx2 ] && extra=(--openblas-coretype Haswell --peer-isa avx2)
         echo "== compare.sh: DDX_CPU_ISA=$isa ${extra[*]}" >&2
         python3 bench/compare.py --ddx build/ddx --install-peers --out "$OUT/$isa" --cpu-isa "$isa" \
             "${extra[@]}" --sweep "$@" > "$OUT/$isa.txt" || true

@@ -27,4 +27,5 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDDX_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
 (cd build-asan && DDX_TEST_QUICK=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$JOBS")
+bash tests/ci/aarch64.sh  # aarch64 cross build, fast tests under qemu-user
 echo "run-all: all tests passed (release and sanitizer builds)"
