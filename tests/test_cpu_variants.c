@@ -72,7 +72,6 @@ static void eval_with(const ddx_cpu_kernels *k, const workload *w, ddx_precision
     ddx_cpu_use(k);
     ddx_model m;
     memset(&m, 0, sizeof m);
-    m.g = ddx_graph_create();
     char err[256];
     if (ddx_model_load(w->spec, NULL, &m, err, sizeof err) != DDX_OK) fail_msg("%s: %s", w->spec, err);
     ddx_column_list cols;
