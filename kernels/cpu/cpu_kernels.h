@@ -54,7 +54,7 @@ const ddx_cpu_kernels *ddx_cpu_active(char *err, size_t cap);
  * run every variant in one process; k must suit this CPU). */
 void ddx_cpu_use(const ddx_cpu_kernels *k);
 
-/* Marks the fusable DENSE -> UNARY pairs of p (fuse has n_instr bytes);
+/* host/cpu/cpu_fuse.c: marks the fusable DENSE -> UNARY pairs of p (fuse has n_instr bytes);
  * returns how many. */
 int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse);
 /* Reals of per-thread scratch the fused pairs need (0 if none). */
