@@ -25,6 +25,7 @@ typedef struct ddx_cpu_kernels {
     const char *name;    /* "avx512", "avx2", "generic", "neon" */
     unsigned needs;      /* DDX_CPUF_* bits the CPU must have */
     int mr, nb_f32, nb_f64; /* register tile: MR rows x NB columns */
+    int fuse;            /* run dense + activation fused (measured faster on this ISA) */
     ddx_gemm_f32_fn gemm_f32;
     ddx_gemm_f64_fn gemm_f64;
     ddx_tile_f32_fn tile_f32;

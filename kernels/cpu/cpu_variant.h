@@ -5,7 +5,8 @@
  * that ISA's -m flags; everything here is static except the table
  * ddx_cpu_kernels_<DDX_ISA>, so variants never share an inlined copy.
  * Expects DDX_ISA (name), DDX_ISA_NEEDS (DDX_CPUF_* mask), DDX_VBYTES,
- * DDX_MR. */
+ * DDX_MR; DDX_FUSE (default 1) says whether programs use the fused
+ * dense + activation path on this variant. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include "kernels/cpu/cpu_math.h"
 #include "kernels/cpu/gemm_tile.h"
 
+#ifndef DDX_FUSE
+#define DDX_FUSE 1
+#endif
 #if DDX_MR > DDX_CPU_MR_MAX
 #error "DDX_MR above DDX_CPU_MR_MAX"
 #endif
@@ -52,4 +56,4 @@ static inline double tanh_d1_f64(double x, double *d1) { return ddx_fast_tanh_d1
 #define VCAT2(a, b) a##b
 #define VCAT(a, b) VCAT2(a, b)
 const ddx_cpu_kernels VCAT(ddx_cpu_kernels_, DDX_ISA) = {
-    DDX_ISA_STR, DDX_ISA_NEEDS, DDX_MR, NB_f32, NB_f64, gemm_f32, gemm_f64, run_tile_f32, run_tile_f64};
+    DDX_ISA_STR, DDX_ISA_NEEDS, DDX_MR, NB_f32, NB_f64, DDX_FUSE, gemm_f32, gemm_f64, run_tile_f32, run_tile_f64};

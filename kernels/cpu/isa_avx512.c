@@ -11,5 +11,9 @@
 #ifndef DDX_MR
 #define DDX_MR 8
 #endif
+/* W1, 1 thread, interleaved rounds on a quieter hour: unfused 6.1e5 vs
+ * fused 5.6e5 / 3.9e5 points/s (bench/RESULTS.md): the plain GEMM + epilogue
+ * passes win here, so this variant does not fuse */
+#define DDX_FUSE 0
 #include "kernels/cpu/cpu_variant.h"
 #endif
