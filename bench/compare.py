@@ -147,6 +147,38 @@ def peer_timeout(args):
 # --------------------------------------------------------------------------
 
 
+NUMPY_GEMM = r"""
+import json, time, numpy as np
+try:
+    import threadpoolctl
+    info = threadpoolctl.threadpool_info()
+    blas = [i for i in info if i.get("user_api") == "blas"]
+    core = ", ".join(f"{i.get('internal_api')} {i.get('architecture')}, {i.get('num_threads')} threads"
+                     for i in blas)
+except Exception:
+    core = "?"
+n = 2048
+a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+best = 0.0
+for r in range(4):
+    t0 = time.perf_counter(); a @ a; t = time.perf_counter() - t0
+    if r: best = max(best, 2.0 * n ** 3 / t / 1e9)
+print(json.dumps({"gflops": best, "core": core}))
+"""
+
+
+def numpy_sgemm(args):
+    """numpy's SGEMM rate (2048^3 float32, all cores) in a fresh process, so
+    OPENBLAS_CORETYPE applies: the reference printed beside every table."""
+    try:
+        p = subprocess.run([sys.executable, "-c", NUMPY_GEMM], capture_output=True, text=True,
+                           timeout=300)
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        return r["gflops"], r["core"]
+    except Exception as e:  # noqa: BLE001 - a missing reference is a note, not a failure
+        return None, f"numpy SGEMM failed: {e}"
+
+
 def ddx_bench(args, spec, derivs, n, points, precision, json_path):
     cmd = [args.ddx, "bench", "--model", spec, "--derivs", derivs, "--n", str(n),
            "--points", points, "--device", args.device, "--precision", precision,
@@ -258,7 +290,22 @@ def main():
     ap.add_argument("--sweep", action="store_true",
                     help="also time W1 at N = 2^10..2^22 (x4 steps) -> OUT/sweep.jsonl")
     ap.add_argument("--sweep-ns", help="comma list overriding the sweep sizes")
+    ap.add_argument("--cpu-isa", help="DDX_CPU_ISA for ddx (avx512, avx2, generic, neon)")
+    ap.add_argument("--openblas-coretype",
+                    help="OPENBLAS_CORETYPE for numpy's reference SGEMM and the peers "
+                         "(e.g. Haswell beside --cpu-isa avx2)")
+    ap.add_argument("--peer-isa", choices=["avx2"],
+                    help="cap the peers' kernels too: ATEN_CPU_CAPABILITY=avx2 (PyTorch), "
+                         "XLA_FLAGS=--xla_cpu_max_isa=AVX2 (JAX), so an AVX-512 machine "
+                         "stands in for an AVX2 one on both sides")
     args = ap.parse_args()
+    if args.peer_isa == "avx2":
+        os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX2").strip()
+    if args.cpu_isa:
+        os.environ["DDX_CPU_ISA"] = args.cpu_isa
+    if args.openblas_coretype:
+        os.environ["OPENBLAS_CORETYPE"] = args.openblas_coretype
 
     if not args.no_ddx:
         if not args.ddx:
@@ -445,6 +492,23 @@ def main():
                ", ".join(f"{r['workload']} {r['system']}/{r['method']}"
                          f" (timed {r['n_timed']} of {r['n']} points)" for r in truncated))
         note = msg if note is None else note + "\n" + msg
+    # the reference beside the table: numpy's SGEMM, same machine, same run
+    gf, core = numpy_sgemm(args)
+    ref = (f"reference: numpy SGEMM 2048^3 all cores = {gf:.1f} GFLOP/s ({core})"
+           if gf else f"reference: {core}")
+    if args.cpu_isa or args.openblas_coretype or args.peer_isa:
+        ref += (f"; DDX_CPU_ISA={os.environ.get('DDX_CPU_ISA', '')} "
+                f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}"
+                + (f" peers capped at {args.peer_isa}" if args.peer_isa else ""))
+    for r in rows:
+        raw = r.get("raw") or {}
+        if r.get("is_ddx") and raw.get("gflops"):
+            ref += (f"\n  {r['workload']} ddx ({raw.get('cpu_isa', '?')} kernels): "
+                    f"{raw['gflops']:.1f} useful GFLOP/s"
+                    + (f" = {100 * raw['gflops'] / gf:.0f}% of numpy SGEMM" if gf else "")
+                    + (f", {100 * raw['ref_fraction']:.0f}% of {raw['ref_gemm']} in ddx bench"
+                       if raw.get("ref_fraction") else ""))
+    note = ref if note is None else ref + "\n" + note
     print()
     text = print_table(rows + [dict(r, worst_rel_err=None) for r in sweep_rows], note)
     with open(os.path.join(args.out, "table.txt"), "w") as fh:

@@ -1,10 +1,12 @@
 /* cpu_eval_impl.h — the CPU evaluator's tile loop, written once and
- * included by cpu_eval.c for float (SFX f32) and double (SFX f64).
- * Expects REAL, SFX, GEMM (ddx_gemm_<SFX>), WFIELD/BFIELD (jet_dense members),
- * POLY (jet_program member) and the ddx_unary_derivs_<SFX> jet rule. */
+ * included by cpu_variant.h for float (SFX f32) and double (SFX f64), in
+ * every ISA variant. Expects REAL, SFX, WFIELD/BFIELD (jet_dense members),
+ * POLY (jet_program member), gemm_<SFX>/rows_<SFX>/pack_<SFX>/NB_<SFX>
+ * (gemm_tile.h) and the ddx_unary_derivs_<SFX> jet rule. */
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, SFX)
+#define NB_SFX_ CAT(NB_, SFX)
 
 /* Row pointer of (neuron, channel) of value v in the tile workspace. */
 static inline REAL *FN(row_)(const jet_program *p, REAL *ws, int P, int v, int neuron, int ch) {
@@ -19,13 +21,15 @@ static inline REAL *FN(row_)(const jet_program *p, REAL *ws, int P, int v, int n
 /* One chunk of m points of one neuron. Inlined twice: with m = UCH (a
  * compile-time constant: fully vectorized, accumulators in registers) and
  * with the ragged rest of a tile. */
+/* Channel c of the input is z + c * zs, of the output y + c * ys. */
 static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_program *p, const jet_instr *in,
-                                                                   REAL *ws, int P, int n, int i0, const int m) {
+                                                                   const REAL *z, int64_t zs, REAL *y, int64_t ys,
+                                                                   const int m) {
     const jet_value *dv = &p->values[in->dst];
     const int K = in->kmax;
     const REAL *poly = in->uop == DDX_R_TANH ? p->POLY[0] : p->POLY[1];
     REAL D[DDX_MAX_ORDER + 1][UCH], acc[UCH];
-    const REAL *z0 = FN(row_)(p, ws, P, in->a, n, 0) + i0;
+    const REAL *z0 = z;
     /* derivative table f^(k)(z0) */
     if (in->uop == DDX_R_TANH) {
         /* hot path of every tanh network: a loop the compiler vectorizes */
@@ -52,8 +56,8 @@ static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_pro
             const fdb_term *ft = &in->fdb[t];
             const REAL coef = (REAL)ft->coef;
             const REAL *Dk = D[ft->k];
-            const REAL *f0 = ft->nf > 0 ? FN(row_)(p, ws, P, in->a, n, ft->f[0]) + i0 : NULL;
-            const REAL *f1 = ft->nf > 1 ? FN(row_)(p, ws, P, in->a, n, ft->f[1]) + i0 : NULL;
+            const REAL *f0 = ft->nf > 0 ? z + ft->f[0] * zs : NULL;
+            const REAL *f1 = ft->nf > 1 ? z + ft->f[1] * zs : NULL;
             switch (ft->nf) {
             case 0:
                 for (int i = 0; i < m; i++) acc[i] += coef * Dk[i];
@@ -66,7 +70,7 @@ static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_pro
                 break;
             default: {
                 const REAL *fr[DDX_MAX_ORDER];
-                for (int j = 0; j < ft->nf; j++) fr[j] = FN(row_)(p, ws, P, in->a, n, ft->f[j]) + i0;
+                for (int j = 0; j < ft->nf; j++) fr[j] = z + ft->f[j] * zs;
                 for (int i = 0; i < m; i++) {
                     REAL r = coef * Dk[i];
                     for (int j = 0; j < ft->nf; j++) r *= fr[j][i];
@@ -75,8 +79,8 @@ static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_pro
             }
             }
         }
-        REAL *y = FN(row_)(p, ws, P, in->dst, n, c) + i0;
-        for (int i = 0; i < m; i++) y[i] = acc[i];
+        REAL *yc = y + c * ys;
+        for (int i = 0; i < m; i++) yc[i] = acc[i];
     }
 }
 
@@ -86,10 +90,59 @@ static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_pro
 static void FN(run_unary_)(const jet_program *p, const jet_instr *in, REAL *ws, int P, int np) {
     const jet_value *dv = &p->values[in->dst];
     for (int n = 0; n < dv->width; n++) {
+        const REAL *z = FN(row_)(p, ws, P, in->a, n, 0);
+        REAL *y = FN(row_)(p, ws, P, in->dst, n, 0);
         int i0 = 0;
-        for (; i0 + UCH <= np; i0 += UCH) FN(unary_chunk_)(p, in, ws, P, n, i0, UCH);
-        if (i0 < np) FN(unary_chunk_)(p, in, ws, P, n, i0, np - i0);
+        for (; i0 + UCH <= np; i0 += UCH) FN(unary_chunk_)(p, in, z + i0, P, y + i0, P, UCH);
+        if (i0 < np) FN(unary_chunk_)(p, in, z + i0, P, y + i0, P, np - i0);
     }
+}
+
+/* DENSE in + UNARY un fused (cpu_kernels.h): per strip of S points, B is
+ * packed for every channel once (S / NB panels of K x NB each); per block
+ * of MR neurons the GEMM's register tiles go to a small block zb
+ * (MR x channels x S, L1) with the bias added, and the Faa di Bruno
+ * epilogue turns it into the activated jet written straight to the unary's
+ * rows: the pre-activation jet never reaches the tile workspace (no write +
+ * re-read of a whole layer). S = 64 where the tile allows (the epilogue's
+ * per-neuron overhead is then spread over as many points as unfused). */
+static inline __attribute__((always_inline)) void FN(dense_unary_)(const jet_program *p, const jet_instr *in,
+                                                                  const jet_instr *un, REAL *ws, REAL *scratch,
+                                                                  int P, int np, const int S) {
+    enum { NB = NB_SFX_, MR = DDX_MR };
+    const jet_dense *w = &p->dense[in->dense];
+    const jet_value *av = &p->values[in->a], *yv = &p->values[un->dst];
+    const int nch = av->nch, K = w->in, M = w->out;
+    const int64_t ldb = (int64_t)nch * P;
+    REAL *pack = scratch, *zb = scratch + (size_t)nch * K * S;
+    const REAL *B = ws + av->offset * P;
+    for (int j = 0; j < np; j += S) {
+        /* panel (c, q): channel c, columns j + q*NB .. + NB */
+        for (int c = 0; c < nch; c++)
+            for (int q = 0; q < S / NB; q++)
+                FN(pack_)(pack + ((size_t)c * (S / NB) + q) * K * NB, B + (int64_t)c * P + j + q * NB, (int)ldb, K);
+        for (int i = 0; i < M; i += MR) {
+            const int mr = M - i < MR ? M - i : MR;
+            /* zb[c][r][0..S): channel c of neuron i + r */
+            for (int c = 0; c < nch; c++)
+                for (int q = 0; q < S / NB; q++)
+                    FN(rows_)(mr, K, w->WFIELD + (int64_t)i * K, K, pack + ((size_t)c * (S / NB) + q) * K * NB,
+                              zb + (size_t)c * mr * S + q * NB, S, 0);
+            for (int r = 0; r < mr; r++) {
+                const REAL bn = w->BFIELD[i + r];
+                for (int t = 0; t < S; t++) zb[(size_t)r * S + t] += bn;
+            }
+            for (int r = 0; r < mr; r++)
+                FN(unary_chunk_)(p, un, zb + (size_t)r * S, (int64_t)mr * S,
+                                 ws + (yv->offset + (int64_t)(i + r) * yv->nch) * P + j, P, S);
+        }
+    }
+}
+
+static void FN(run_dense_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
+                                 REAL *scratch, int P, int np) {
+    if (P % 64 == 0 && 64 % NB_SFX_ == 0) FN(dense_unary_)(p, in, un, ws, scratch, P, np, 64);
+    else FN(dense_unary_)(p, in, un, ws, scratch, P, np, NB_SFX_);
 }
 #undef UCH
 
@@ -101,7 +154,7 @@ static void FN(run_dense_)(const jet_program *p, const jet_instr *in, REAL *ws, 
     if (in->cjet) {
         /* over the inputs: a GEMM for the values; the other channels are W's
          * columns times the constant input jet (lower.c) */
-        GEMM(w->out, P, w->in, w->WFIELD, w->in, B + (int64_t)in->amap[0] * P, av->nch * P, C, dv->nch * P);
+        FN(gemm_)(w->out, P, w->in, w->WFIELD, w->in, B + (int64_t)in->amap[0] * P, av->nch * P, C, dv->nch * P);
         const REAL *cj = sizeof(REAL) == sizeof(float) ? (const REAL *)(const void *)in->cjetf
                                                        : (const REAL *)(const void *)in->cjet;
         for (int n = 0; n < w->out; n++)
@@ -112,10 +165,10 @@ static void FN(run_dense_)(const jet_program *p, const jet_instr *in, REAL *ws, 
             }
     } else if (in->amap_identity) {
         /* the whole jet at once: out x (channels*P) = W (out x in) * in x (channels*P) */
-        GEMM(w->out, dv->nch * P, w->in, w->WFIELD, w->in, B, av->nch * P, C, dv->nch * P);
+        FN(gemm_)(w->out, dv->nch * P, w->in, w->WFIELD, w->in, B, av->nch * P, C, dv->nch * P);
     } else {
         for (int c = 0; c < dv->nch; c++)
-            GEMM(w->out, P, w->in, w->WFIELD, w->in, B + (int64_t)in->amap[c] * P, av->nch * P, C + (int64_t)c * P,
+            FN(gemm_)(w->out, P, w->in, w->WFIELD, w->in, B + (int64_t)in->amap[c] * P, av->nch * P, C + (int64_t)c * P,
                  dv->nch * P);
     }
     for (int n = 0; n < w->out; n++) {
@@ -125,7 +178,9 @@ static void FN(run_dense_)(const jet_program *p, const jet_instr *in, REAL *ws, 
     }
 }
 
-static void FN(run_tile_)(const jet_program *p, REAL *ws, int P, int np, const REAL *pts, REAL *out) {
+/* One tile (the variant's entry point, cpu_kernels.h). */
+static void FN(run_tile_)(const jet_program *p, const unsigned char *fuse, REAL *ws, REAL *scratch, int P, int np,
+                          const REAL *pts, REAL *out) {
     for (int ii = 0; ii < p->n_instr; ii++) {
         const jet_instr *in = &p->instr[ii];
         const jet_value *dv = &p->values[in->dst];
@@ -151,7 +206,12 @@ static void FN(run_tile_)(const jet_program *p, REAL *ws, int P, int np, const R
             }
             break;
         case JI_DENSE:
-            FN(run_dense_)(p, in, ws, P, np);
+            /* fused when planned and the tile is whole strips */
+            if (fuse && fuse[ii] && P % NB_SFX_ == 0) {
+                FN(run_dense_unary_)(p, in, &p->instr[ii + 1], ws, scratch, P, np);
+                ii++;
+            } else
+                FN(run_dense_)(p, in, ws, P, np);
             break;
         case JI_UNARY:
             FN(run_unary_)(p, in, ws, P, np);
@@ -203,37 +263,7 @@ static void FN(run_tile_)(const jet_program *p, REAL *ws, int P, int np, const R
     }
 }
 
-/* Evaluates n points: tiles of P points spread over the threads, each
- * thread with its own workspace; BLAS runs single-threaded inside. */
-static ddx_status FN(cpu_eval_)(const jet_program *p, int P, int threads, const REAL *pts, int64_t n, REAL *out,
-                                char *err, size_t cap) {
-    const int64_t ntiles = (n + P - 1) / P;
-    const size_t ws_len = (size_t)p->workspace * (size_t)P;
-    int failed = 0;
-#pragma omp parallel num_threads(threads) if (ntiles > 1)
-    {
-        REAL *ws = calloc(ws_len, sizeof(REAL));
-        if (!ws) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t t = 0; t < ntiles; t++) {
-            if (!ws) continue;
-            const int64_t p0 = t * P;
-            const int np = (int)(n - p0 < P ? n - p0 : P);
-            FN(run_tile_)(p, ws, P, np, pts + p0 * p->d,
-                          out + p0 * p->n_outputs);
-        }
-        free(ws);
-    }
-    if (failed) {
-        snprintf(err, cap, "out of memory: tile workspace of %zu bytes", ws_len * sizeof(REAL));
-        return DDX_ERR_OUT_OF_MEMORY;
-    }
-    return DDX_OK;
-}
-
 #undef FN
+#undef NB_SFX_
 #undef CAT
 #undef CAT2

@@ -1,7 +1,9 @@
 /* gemm_kernel.h — the dense-layer GEMM of the CPU evaluator:
  * C (M x N) = A (M x K) * B (K x N), row-major, beta = 0.
  * Shaped for jets: A is a small weight matrix (tens to hundreds square),
- * N = channels x tile points is long. See gemm_kernel.c for why it is ours. */
+ * N = channels x tile points is long. These run the active ISA variant
+ * (cpu_kernels.h); each variant's own is ddx_cpu_variants()[i]->gemm_*.
+ * See gemm_tile.h for why it is ours. */
 #ifndef DDX_GEMM_KERNEL_H
 #define DDX_GEMM_KERNEL_H
 

@@ -1,6 +1,8 @@
 /* cli_bench.c — `ddx bench`: warm-up, R timed runs, median and spread;
- * points/s, useful GFLOP/s (the compiler's FLOP count) and its fraction of
- * a calibration GEMM measured on the same machine in the same run. */
+ * points/s, useful GFLOP/s (the compiler's FLOP count) and, on the CPU, its
+ * fraction of a large OpenBLAS/BLIS GEMM on all cores (the reference) and
+ * of ddx's own GEMM kernel, both measured on the same machine in the same
+ * run (tools/calibrate.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "tools/array_io.h"
 #include "tools/calibrate.h"
 #include "tools/cli/cli.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 int cli_wants_help(int argc, char **argv, const char *help);
 int cli_read_points(const char *cmd, const char *path, const ddx_graph *g, ddx_array *pts);
@@ -19,7 +22,10 @@ static const char *HELP =
     "                 [--strategy auto|fused|cublas] [--check-rows K]\n"
     "  N defaults to 2^20 uniform points in [0,1]^d (or the rows of --points, cycled).\n"
     "  One warm-up run, then R (default 5) timed runs: prints the median, min and max,\n"
-    "  points/s, useful GFLOP/s, and the fraction of a calibration GEMM's rate.\n"
+    "  points/s, useful GFLOP/s, and on the CPU its fraction of a large SGEMM/DGEMM on\n"
+    "  all cores through OpenBLAS or BLIS (loaded at run time; skipped when neither is\n"
+    "  installed) and of ddx's own GEMM kernel. The CPU kernel variant is printed\n"
+    "  (DDX_CPU_ISA=avx512|avx2|generic|neon forces one).\n"
     "  --check-rows K: afterwards, K rows spread over the whole batch are evaluated\n"
     "  again on the CPU in float64 and compared column by column (exit 1 when a\n"
     "  column is off by more than its order's tolerance: ddx check's for f32, 1e-9 for f64).\n";
@@ -168,17 +174,27 @@ int cmd_bench(int argc, char **argv) {
     double med = times[o.repeat / 2], fpp = ddx_program_flops_per_point(job.prog);
     int cuda = ddx_program_device(job.prog) == DDX_DEVICE_CUDA;
     double peak = cuda ? 0 : ddx_cpu_gemm_gflops(o.precision);
+    char ref_lib[160] = "";
+    double ref = cuda ? 0 : ddx_blas_gemm_gflops(o.precision, o.threads, ref_lib, sizeof ref_lib);
+    const ddx_cpu_kernels *isa = cuda ? NULL : ddx_cpu_active(NULL, 0);
     double gflops = (double)o.n * fpp / med / 1e9;
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
     printf("ddx bench: %s  %s\n", o.model, o.derivs);
-    printf("  device %s (%s), %s, N = %lld, repeat %d\n", cuda ? "cuda" : "cpu", cuda ? "GPU" : cpu,
-           o.precision == DDX_F32 ? "f32" : "f64", (long long)o.n, o.repeat);
+    printf("  device %s (%s%s%s), %s, N = %lld, repeat %d\n", cuda ? "cuda" : "cpu", cuda ? "GPU" : cpu,
+           isa ? ", kernels " : "", isa ? isa->name : "", o.precision == DDX_F32 ? "f32" : "f64", (long long)o.n,
+           o.repeat);
     printf("  compile %.4f s\n", job.compile_s);
     printf("  run median %.4f s (min %.4f, max %.4f)\n", med, times[0], times[o.repeat - 1]);
     printf("  %.4g points/s, %.0f useful FLOP/point, %.2f GFLOP/s", (double)o.n / med, fpp, gflops);
-    if (peak > 0) printf(" = %.1f%% of calibration GEMM (%.1f GFLOP/s)\n", 100 * gflops / peak, peak);
-    else printf("\n");
+    printf("\n");
+    if (ref > 0) printf("  = %.1f%% of the reference %s, all cores: %.1f GFLOP/s\n", 100 * gflops / ref, ref_lib, ref);
+    else if (!cuda) printf("  reference GEMM skipped: %s\n", ref_lib);
+    if (ref > 0 && (ddx_cpu_features() & DDX_CPUF_AVX2) &&
+        (strstr(ref_lib, "Prescott") || strstr(ref_lib, "Core2") || strstr(ref_lib, "Nehalem")))
+        printf("  note: OpenBLAS took an SSE kernel on this AVX2 CPU (misdetection); for a fair reference set\n"
+               "  OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2)\n");
+    if (peak > 0) printf("  = %.1f%% of ddx's own GEMM kernel (%s): %.1f GFLOP/s\n", 100 * gflops / peak, isa ? isa->name : "?", peak);
     double check_worst = -1;
     int check_failed = o.check_rows && check_rows(&o, &job, pts, out, o.n, o.check_rows, &check_worst);
     if (o.json) {
@@ -192,10 +208,12 @@ int cmd_bench(int argc, char **argv) {
                 " \"precision\": \"%s\", \"n\": %lld, \"repeat\": %d, \"compile_s\": %.6g,\n"
                 " \"median_s\": %.6g, \"min_s\": %.6g, \"max_s\": %.6g, \"points_per_s\": %.6g,\n"
                 " \"flops_per_point\": %.6g, \"gflops\": %.6g, \"peak_gflops\": %.6g, \"peak_fraction\": %.4g,\n"
+                " \"cpu_isa\": \"%s\", \"ref_gemm\": \"%s\", \"ref_gflops\": %.6g, \"ref_fraction\": %.4g,\n"
                 " \"check_rows\": %d, \"check_worst_rel_err\": %.6g, \"check_ok\": %s}\n",
                 o.model, o.derivs, cuda ? "cuda" : "cpu", cpu, o.precision == DDX_F32 ? "f32" : "f64",
                 (long long)o.n, o.repeat, job.compile_s, med, times[0], times[o.repeat - 1], (double)o.n / med, fpp,
-                gflops, peak, peak > 0 ? gflops / peak : 0.0, o.check_rows, isfinite(check_worst) ? check_worst : 1e300,
+                gflops, peak, peak > 0 ? gflops / peak : 0.0, isa ? isa->name : "", ref_lib, ref,
+                ref > 0 ? gflops / ref : 0.0, o.check_rows, isfinite(check_worst) ? check_worst : 1e300,
                 o.check_rows ? (check_failed ? "false" : "true") : "null");
         fclose(f);
     }

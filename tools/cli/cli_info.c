@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tools/cli/cli.h"
+#include "kernels/cpu/cpu_kernels.h"
 
 int cli_wants_help(int argc, char **argv, const char *help);
 
@@ -28,6 +29,15 @@ int cmd_info(int argc, char **argv) {
     printf("model: %s\nderivs: %s (%d columns:", o.model, o.derivs, job.cols.n);
     for (int k = 0; k < job.cols.n; k++) printf(" %s", job.cols.names[k]);
     printf(")\n");
+    {   /* the CPU kernel variant, and the others this CPU could run */
+        char why[200] = "";
+        const ddx_cpu_kernels *k = ddx_cpu_active(why, sizeof why);
+        const ddx_cpu_kernels *const *v = ddx_cpu_variants();
+        printf("cpu kernels: %s (this CPU runs:", k ? k->name : why);
+        for (int i = 0; v[i]; i++)
+            if ((v[i]->needs & ddx_cpu_features()) == v[i]->needs) printf(" %s", v[i]->name);
+        printf("; DDX_CPU_ISA forces one)\n");
+    }
     ddx_compile_options co;
     ddx_compile_options_default(&co);
     co.precision = o.precision;
