@@ -164,6 +164,10 @@ const char *ddx_program_error(const ddx_program *p);
 /* points: n x d row-major, out: n x K row-major, both in the program's
  * precision (float or double). A NaN/Inf in a point stays in its own row. */
 ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void *out);
+/* Typed forms: DDX_ERR_INVALID_ARG (and a message) when the program was
+ * compiled for the other precision, instead of reading past a buffer. */
+ddx_status ddx_program_eval_f32(ddx_program *p, const float *points, int64_t n, float *out);
+ddx_status ddx_program_eval_f64(ddx_program *p, const double *points, int64_t n, double *out);
 
 /* Same, with points and out already in device memory (CUDA programs only;
  * DDX_ERR_UNSUPPORTED on the CPU). */

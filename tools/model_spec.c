@@ -75,6 +75,12 @@ static ddx_status add_inputs(ddx_model *m, int d, char names[][64], char *err, s
 static ddx_status load_expr(const char *text, const char *inputs, ddx_model *m, char *err, size_t cap) {
     char names[DDX_MAX_INPUTS][64];
     int d;
+    char fn[80];
+    if (ddx_expr_unknown_function(text, fn, sizeof fn)) {
+        snprintf(err, cap, "expr: unknown function '%s' (known: exp log sqrt sin cos tanh sigmoid softplus silu "
+                 "pow D laplacian)", fn);
+        return DDX_ERR_PARSE;
+    }
     if (inputs) {
         if ((d = split_names(inputs, names, DDX_MAX_INPUTS, err, cap)) < 0) return DDX_ERR_INVALID_ARG;
     } else {
@@ -251,6 +257,14 @@ ddx_status ddx_model_load(const char *spec, const char *inputs, ddx_model *m, ch
             st = DDX_ERR_PARSE;
         }
     }
+    /* An input named like an output would be shadowed by it in every
+     * derivative list: refuse rather than pick one. */
+    for (int i = 0; st == DDX_OK && i < m->outputs.n; i++)
+        if (ddx_graph_find_input(m->g, m->outputs.names[i]) != DDX_NO_NODE) {
+            snprintf(err, cap, "input '%s' has the name of an output of the model; rename it with --inputs",
+                     m->outputs.names[i]);
+            st = DDX_ERR_INVALID_ARG;
+        }
     if (st) ddx_model_free(m);
     return st;
 }

@@ -8,14 +8,17 @@
 
 #include "tools/cli/cli.h"
 #include "host/graph/graph.h"
+#include "tools/text_safe.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
+    /* one line whatever the message quotes: control bytes escaped, long
+     * quotes cut at a character boundary */
+    char msg[2048], shown[1100];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "ddx %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "ddx %s: %s\n", cmd, ddx_text_shown(msg, 1000, shown, sizeof shown));
     return 1;
 }
 
