@@ -24,6 +24,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    ddx_atomic_install_signal_cleanup(); /* a signal leaves no temporary and the old output */
     if (argc < 2) {
         usage(stderr);
         return 2;
