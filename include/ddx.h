@@ -168,6 +168,9 @@ ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void 
  * compiled for the other precision, instead of reading past a buffer. */
 ddx_status ddx_program_eval_f32(ddx_program *p, const float *points, int64_t n, float *out);
 ddx_status ddx_program_eval_f64(ddx_program *p, const double *points, int64_t n, double *out);
+/* 1: a failed CUDA build prints the full NVRTC log and the generated
+ * source on stderr (default 0: its error lines go into the message only). */
+void ddx_set_verbose(int level);
 
 /* Same, with points and out already in device memory (CUDA programs only;
  * DDX_ERR_UNSUPPORTED on the CPU). */

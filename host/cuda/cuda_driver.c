@@ -15,6 +15,8 @@
 
 #include "host/cuda/cuda_driver.h"
 
+int ddx_verbose(void); /* host/runtime/program.c: ddx_set_verbose */
+
 #ifndef DDX_CUDA_LIBDIR
 #define DDX_CUDA_LIBDIR "/usr/local/cuda/lib64"
 #endif
@@ -416,6 +418,28 @@ static void print_numbered(const char *src) {
     fputc('\n', stderr);
 }
 
+/* The lines of an NVRTC log that say "error", joined with "; " (at most
+ * 4): a failed build is one readable line, not the whole log. */
+static void nvrtc_error_lines(const char *log, char *buf, size_t cap) {
+    size_t o = 0;
+    int n = 0;
+    buf[0] = 0;
+    for (const char *l = log; *l && n < 4;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        const char *hit = strstr(l, "error");
+        if (hit && hit < l + len && o + 3 < cap) {
+            o += (size_t)snprintf(buf + o, cap - o, "%s%.*s", n ? "; " : "", (int)len, l);
+            if (o >= cap) o = cap - 1;
+            n++;
+        }
+        l += len + (e ? 1 : 0);
+    }
+    if (!n) snprintf(buf, cap, "%.200s", *log ? log : "no log");
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+}
+
 static ddx_status nvrtc_compile(const char *src, const char *arch, const char *const *opts, int nopts,
                                 ddx_kernel_binary *out, char *err, size_t cap) {
     nvrtcProgram prog;
@@ -441,13 +465,18 @@ static ddx_status nvrtc_compile(const char *src, const char *arch, const char *c
     if (lsz) nvrtcGetProgramLog(prog, log);
     log[lsz] = 0;
     if (cr != NVRTC_SUCCESS) {
+        if (ddx_verbose()) { /* the full log and the source only behind --verbose */
         fprintf(stderr, "ddx: NVRTC failed to compile the generated kernel for %s (%s):\n%s\n", arch,
                 nvrtcGetErrorString(cr), log);
         if (!getenv("DDX_DUMP_SOURCE")) {
             fprintf(stderr, "ddx: the generated source, numbered:\n");
             print_numbered(src);
         }
-        snprintf(err, cap, "NVRTC (%s, %s): %.700s", arch, nvrtcGetErrorString(cr), log);
+        }
+        char lines[600];
+        nvrtc_error_lines(log, lines, sizeof lines);
+        snprintf(err, cap, "NVRTC (%s, %s): %s%s", arch, nvrtcGetErrorString(cr), lines,
+                 ddx_verbose() ? "" : " (--verbose: full log and source)");
         free(log);
         nvrtcDestroyProgram(&prog);
         return DDX_ERR_COMPILE;

@@ -271,3 +271,9 @@ ddx_status ddx_program_eval_f32(ddx_program *p, const float *points, int64_t n, 
 ddx_status ddx_program_eval_f64(ddx_program *p, const double *points, int64_t n, double *out) {
     return eval_typed(p, DDX_F64, points, n, out);
 }
+
+/* --verbose: full compiler logs and generated source on a failed build. */
+static int g_verbose;
+void ddx_set_verbose(int level) { g_verbose = level; }
+int ddx_verbose(void);
+int ddx_verbose(void) { return g_verbose; }

@@ -68,15 +68,22 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
     o->precision = DDX_F32;
     o->repeat = 5;
     o->rows = 16;
+    const char *seen[64];
+    int nseen = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) return cli_fail(cmd, "unexpected argument '%s' (options start with --)", a), -1;
         const char *name = a + 2;
+        if (!strcmp(name, "verbose")) { /* a flag, for every command */
+            ddx_set_verbose(1);
+            continue;
+        }
         if (!has_word(allowed, name)) return cli_fail(cmd, "unknown option '%s' (ddx %s --help)", a, cmd), -1;
         if (i + 1 >= argc) return cli_fail(cmd, "option '%s' needs a value", a), -1;
         /* a repeated option would silently take its last value */
-        for (int j = 0; j < i; j += 2)
-            if (!strcmp(argv[j], a)) return cli_fail(cmd, "option '%s' given twice", a), -1;
+        for (int j = 0; j < nseen; j++)
+            if (!strcmp(seen[j], a)) return cli_fail(cmd, "option '%s' given twice", a), -1;
+        if (nseen < (int)(sizeof seen / sizeof seen[0])) seen[nseen++] = a;
         const char *v = argv[++i];
         int64_t x;
         if (!strcmp(name, "model")) o->model = v;
