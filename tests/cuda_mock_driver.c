@@ -60,6 +60,8 @@ static CUresult violation(const char *what, uintptr_t p, size_t n) {
 }
 
 long ddx_mock_violations(void) { return g_violations; }
+/* after a test that provokes one on purpose (a bad cached image) */
+void ddx_mock_reset_violations(void) { g_violations = 0; }
 
 CUresult cuGetErrorName(CUresult r, const char **s) {
     *s = r == CUDA_SUCCESS ? "CUDA_SUCCESS" : r == CUDA_ERROR_OUT_OF_MEMORY ? "CUDA_ERROR_OUT_OF_MEMORY"

@@ -17,6 +17,10 @@
 #include "tools/text_safe.h"
 #include "test_util.h"
 
+#include <dirent.h>
+#define DDX_FUZZ_NO_MAIN /* the libFuzzer harness, called on each kept input */
+#include "fuzz/fuzz_expr.c"
+
 static void test_partial_order_overflow(void **state) {
     (void)state;
     ddx_graph *g = ddx_graph_create();
@@ -215,12 +219,41 @@ static void test_atomic_replace(void **state) {
     rmdir(dir);
 }
 
+/* Every kept input of the expression fuzzer (tests/fuzz/corpus_expr) runs
+ * through the harness again: no crash, and its contract checks hold. */
+static void test_fuzz_replay_expr(void **state) {
+    (void)state;
+    const char *src = getenv("DDX_SOURCE_DIR");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus_expr", src ? src : ".");
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        uint8_t buf[4096];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        ddx_fuzz_expr_one(buf, n);
+        files++;
+    }
+    closedir(d);
+    printf("# expr fuzz replay: %d files\n", files);
+    assert_true(files >= 50);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partial_order_overflow), cmocka_unit_test(test_typed_eval_checks_precision),
         cmocka_unit_test(test_parser_nesting_limit),   cmocka_unit_test(test_ambiguous_partial_name),
         cmocka_unit_test(test_unknown_function),       cmocka_unit_test(test_channel_limit),
         cmocka_unit_test(test_text_shown),             cmocka_unit_test(test_atomic_replace),
+        cmocka_unit_test(test_fuzz_replay_expr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
