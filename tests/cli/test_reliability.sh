@@ -59,6 +59,17 @@ expect_fail "unknown function" "unknown function 'foo'" "$DDX" info $C --model '
 python3 -c "import sys; open(sys.argv[1],'rb').read().decode('utf-8')" "$T/err" && [ "$(wc -c <"$T/err")" -lt 1200 ] &&
     ok || bad "message is not valid UTF-8 or not shortened ($(wc -c <"$T/err") bytes)"
 
+# NVRTC failure: the log's error lines in one message, not the whole log and source
+"$DDX" info --model expr:x --derivs u --device cuda --arch foo >"$T/out" 2>"$T/err"
+if grep -q "built without CUDA" "$T/err"; then
+    echo "test_reliability: built without CUDA: --arch foo case skipped"
+else
+    [ "$(grep -c . "$T/err")" -le 2 ] && grep -q "invalid value for --gpu-architecture.*--verbose" "$T/err" && ok ||
+        bad "--arch foo: $(grep -c . "$T/err") stderr lines: $(head -c 300 "$T/err")"
+    "$DDX" info --model expr:x --derivs u --device cuda --arch foo --verbose >/dev/null 2>"$T/err"
+    grep -q "generated source, numbered" "$T/err" && ok || bad "--verbose does not show the source"
+fi
+
 # --- ambiguous derivative names, input named like an output ---
 expect_fail "u_ab with inputs a,b,ab" "ambiguous: write D(u, ab) or D(u, a, b)" \
     "$DDX" info $C --model 'expr:a*b+ab' --inputs a,b,ab --derivs u_ab
