@@ -98,6 +98,8 @@ printf 'x\n1\n2\n3\n' >"$T/x3.csv"
 printf 'x\n1e-46\n1e39\n0.5\n' >"$T/tiny.csv"
 "$DDX" eval $C --model expr:x --derivs u --points "$T/tiny.csv" --out "$T/n.csv" 2>"$T/err" &&
     grep -q "1 overflow to inf, 1 underflow to 0" "$T/err" && ok || bad "csv narrowing note: $(cat "$T/err")"
+"$DDX" check $C --model expr:x --derivs u --points "$T/tiny.csv" >/dev/null 2>"$T/err"
+grep -q "check: note: .*1 overflow to inf, 1 underflow to 0" "$T/err" && ok || bad "check narrowing note: $(cat "$T/err")"
 
 # --- one error rule: FD reference 0 where ddx gives 1.7e-17 is no failure ---
 printf 'x\n20\n' >"$T/x20.csv"

@@ -60,6 +60,11 @@ int cli_check_memory(const char *cmd, int64_t n, int d, int k, size_t elem, cons
 int cli_cap_threads(const char *cmd, int threads);
 int cli_check_output(const char *cmd, const char *opt, const char *out, const char *in);
 
+/* cli_eval.c: says once on stderr that f64 points are narrowed to f32,
+ * counting values that overflow to inf or underflow to 0. */
+struct ddx_array;
+void cli_note_narrowing(const char *cmd, const char *path, const struct ddx_array *pts, ddx_precision to);
+
 int cmd_eval(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -132,6 +132,7 @@ int cmd_bench(int argc, char **argv) {
     const int d = ddx_graph_num_inputs(job.model.g), K = job.cols.n;
     const size_t es = o.precision == DDX_F32 ? 4 : 8;
     if (o.points && cli_read_points("bench", o.points, job.model.g, &src)) goto done;
+    if (o.points) cli_note_narrowing("bench", o.points, &src, o.precision);
     if (o.points && ddx_array_convert(&src, DDX_F64)) goto done;
     if (!o.n) o.n = o.points ? src.rows : (int64_t)1 << 20;
     if (cli_check_memory("bench", o.n, d, K, es, "bench")) goto done;

@@ -72,6 +72,7 @@ int cmd_check(int argc, char **argv) {
     int rc = 1;
     double *outd = NULL, *ref = NULL;
     if (cli_read_points("check", o.points, job.model.g, &pts)) goto done;
+    cli_note_narrowing("check", o.points, &pts, o.precision);
     if (cli_compile(&o, &job, "check")) goto done;
     int64_t n = pts.rows < o.rows ? pts.rows : o.rows;
     int d = pts.cols, K = job.cols.n;
