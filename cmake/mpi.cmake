@@ -7,9 +7,9 @@ if(NOT MPI_C_FOUND)
   return()
 endif()
 message(STATUS "ddx: MPI found (${MPI_C_LIBRARY_VERSION_STRING}), building ddx-mpi")
-# cli_common.c: the same option parsing and model setup as `ddx`
+# cli_common.c, cli_limits.c: the same option parsing, limits and model setup as `ddx`
 add_executable(ddx-mpi ${CMAKE_SOURCE_DIR}/tools/mpi/ddx_mpi.c ${CMAKE_SOURCE_DIR}/tools/mpi/npy_slice.c
-               ${CMAKE_SOURCE_DIR}/tools/cli/cli_common.c)
+               ${CMAKE_SOURCE_DIR}/tools/cli/cli_common.c ${CMAKE_SOURCE_DIR}/tools/cli/cli_limits.c)
 target_include_directories(ddx-mpi PRIVATE ${CMAKE_SOURCE_DIR})
 target_compile_options(ddx-mpi PRIVATE ${DDX_WARN} -O2)
 target_link_libraries(ddx-mpi PRIVATE ddx_tools MPI::MPI_C)

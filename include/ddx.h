@@ -265,6 +265,13 @@ DDX_API const char *ddx_program_error(const ddx_program *p);
 /* points: n x d row-major, out: n x K row-major, both in the program's
  * precision (float or double). A NaN/Inf in a point stays in its own row. */
 DDX_API ddx_status ddx_program_eval(ddx_program *p, const void *points, int64_t n, void *out);
+/* Typed forms: DDX_ERR_INVALID_ARG (and a message) when the program was
+ * compiled for the other precision, instead of reading past a buffer. */
+DDX_API ddx_status ddx_program_eval_f32(ddx_program *p, const float *points, int64_t n, float *out);
+DDX_API ddx_status ddx_program_eval_f64(ddx_program *p, const double *points, int64_t n, double *out);
+/* 1: a failed CUDA build prints the full NVRTC log and the generated
+ * source on stderr (default 0: its error lines go into the message only). */
+DDX_API void ddx_set_verbose(int level);
 
 /* Same, with points and out already in device memory (CUDA programs only;
  * DDX_ERR_UNSUPPORTED on the CPU). */

@@ -108,6 +108,8 @@ void ddx_mock_reset_counters(void) {
     memset(g_dev_launches, 0, sizeof g_dev_launches);
     g_hold_entered = 0;
 }
+/* after a test that provokes one on purpose (a bad cached image) */
+void ddx_mock_reset_violations(void) { __atomic_store_n(&g_violations, 0, __ATOMIC_RELAXED); }
 
 CUresult cuGetErrorName(CUresult r, const char **s) {
     *s = r == CUDA_SUCCESS                ? "CUDA_SUCCESS"

@@ -31,4 +31,5 @@ cmake --build build-asan -j"$JOBS"
 (cd build-asan && DDX_TEST_QUICK=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$JOBS")
 bash tests/ci/tsan.sh # ThreadSanitizer: concurrent eval of one program (issue 12)
 bash tests/ci/aarch64.sh  # aarch64 cross build, fast tests under qemu-user
+bash tests/ci/rel.sh      # expression-parser fuzzer over its corpus (issue 13)
 echo "run-all: all tests passed (release and sanitizer builds)"

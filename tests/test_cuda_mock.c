@@ -407,6 +407,75 @@ static void test_multi_failure(void **state) {
     unsetenv("DDX_MOCK_DEVICES");
 }
 
+/* A cached image that passes its checksum but that the driver refuses
+ * (here: not ELF; for real, a driver update) is evicted and compiled once
+ * more instead of failing the program (issue 13). */
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void test_cache_evict_on_load_failure(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ddx-mock-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char saved[1024] = "";
+    const char *old = getenv("DDX_CACHE_DIR");
+    int had = old != NULL;
+    if (had) snprintf(saved, sizeof saved, "%s", old);
+    setenv("DDX_CACHE_DIR", dir, 1);
+    cuda_case c;
+    cuda_case_build(CASE_SEED, &c);
+    mock_geometry(&c, DDX_F64);
+    ddx_nvrtc_cache_clear_memory();
+    ddx_program *p = compile_cuda(&c, DDX_F64, DDX_STRATEGY_AUTO);
+    ddx_program_free(p);
+    /* rewrite the entry: same header fields, image bytes replaced, checksum fixed */
+    char cmd[1200], path[1100] = "";
+    snprintf(cmd, sizeof cmd, "ls %s/*.cubin", dir);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(fgets(path, sizeof path, ls));
+    pclose(ls);
+    path[strcspn(path, "\n")] = 0;
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static unsigned char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    unsigned char *nl = memchr(buf, '\n', n), *nl2 = memchr(nl + 1, '\n', n - (size_t)(nl + 1 - buf));
+    unsigned long long ka, kb, sum;
+    int ptx;
+    size_t is, lsz;
+    assert_int_equal(sscanf((char *)nl + 1, "%llx %llx %d %zu %zu %llx", &ka, &kb, &ptx, &is, &lsz, &sum), 6);
+    unsigned char *log = nl2 + 1, *img = log + lsz;
+    memset(img, 'J', is);
+    uint64_t s2 = fnv(fnv(0xcbf29ce484222325ull, log, lsz), img, is);
+    f = fopen(path, "wb");
+    fprintf(f, "DDXK 2\n%016llx %016llx %d %zu %zu %016llx\n", ka, kb, ptx, is, lsz, (unsigned long long)s2);
+    fwrite(log, 1, lsz + is, f);
+    fclose(f);
+    ddx_nvrtc_cache_clear_memory();
+    p = compile_cuda(&c, DDX_F64, DDX_STRATEGY_AUTO); /* fails the test if the bad image is not replaced */
+    void (*reset)(void) = (void (*)(void))dlsym(g_mock, "ddx_mock_reset_violations");
+    assert_true(mock_violations() >= 1); /* the mock did see the bad image */
+    reset();
+    run_and_check(p, &c, DDX_F64, 1000, 1);
+    ddx_program_free(p);
+    /* the entry on disk is a real image again */
+    f = fopen(path, "rb");
+    n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    nl = memchr(buf, '\n', n);
+    nl2 = memchr(nl + 1, '\n', n - (size_t)(nl + 1 - buf));
+    assert_int_equal(sscanf((char *)nl + 1, "%llx %llx %d %zu %zu %llx", &ka, &kb, &ptx, &is, &lsz, &sum), 6);
+    assert_memory_equal(nl2 + 1 + lsz, "\177ELF", 4);
+    ddx_graph_free(c.g);
+    if (had) setenv("DDX_CACHE_DIR", saved, 1);
+    else unsetenv("DDX_CACHE_DIR");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const char *lib = getenv("DDX_MOCK_LIB");
     if (!lib || !*lib) {
@@ -426,6 +495,7 @@ int main(void) {
         cmocka_unit_test(test_wide_pipeline), cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_device_entry),  cmocka_unit_test(test_multi_device),
         cmocka_unit_test(test_multi_dynamic), cmocka_unit_test(test_multi_failure),
+        cmocka_unit_test(test_cache_evict_on_load_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * f64 through the public ddx_cuda_compile_report; the reference workload
  * (W1, f32, sm_90) must not spill; the kernel cache, compile errors,
  * forced strategies and the no-driver path behave as documented. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +168,126 @@ static void test_kernel_cache(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Cache integrity (issue 13): a payload that does not match its checksum,
+ * a header whose sizes do not add up, a folder that is a symlink or
+ * writable by others, stale temporaries, no /tmp default. */
+static void entry_path(const char *dir, char *path, size_t cap) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    path[0] = 0;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".cubin") && e->d_name[0] != '.') snprintf(path, cap, "%s/%s", dir, e->d_name);
+    closedir(d);
+    assert_true(path[0] != 0);
+}
+
+static void test_kernel_cache_integrity(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ddx-cache-int-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char saved[1024] = "";
+    const char *old = getenv("DDX_CACHE_DIR");
+    int had = old != NULL;
+    if (had) snprintf(saved, sizeof saved, "%s", old);
+    char sub[700], path[1024], err[1024];
+    snprintf(sub, sizeof sub, "%s/c", dir);
+    setenv("DDX_CACHE_DIR", sub, 1);
+    const char *src = "typedef float real;\nextern \"C\" __global__ void k(real *x) { x[threadIdx.x] *= 3; }\n";
+    ddx_kernel_binary a, b;
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &a, err, sizeof err), DDX_OK);
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700); /* private */
+    entry_path(sub, path, sizeof path);
+    /* zero the payload, keep the header: a miss, recompiled and rewritten */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size - (long)a.size, SEEK_SET);
+    char *zeros = calloc(1, a.size);
+    fwrite(zeros, 1, a.size, f);
+    free(zeros);
+    fclose(f);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 0);
+    assert_memory_equal(a.image, b.image, a.size);
+    ddx_kernel_binary_free(&b);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 2); /* the rewritten entry is good again */
+    ddx_kernel_binary_free(&b);
+    /* a forged header claiming a 1 GiB image: refused before allocating
+     * (the rewritten entry's log, with its timings, may differ in length) */
+    assert_int_equal(stat(path, &st), 0);
+    size = (long)st.st_size;
+    f = fopen(path, "rb");
+    char *all = malloc((size_t)size);
+    assert_int_equal(fread(all, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    char *nl = memchr(all, '\n', (size_t)size), *nl2 = memchr(nl + 1, '\n', (size_t)(all + size - nl - 1));
+    unsigned long long ka, kb, sum;
+    int ptx;
+    size_t is, ls;
+    assert_int_equal(sscanf(nl + 1, "%llx %llx %d %zu %zu %llx", &ka, &kb, &ptx, &is, &ls, &sum), 6);
+    f = fopen(path, "wb");
+    fprintf(f, "DDXK 2\n%016llx %016llx %d %zu %zu %016llx\n", ka, kb, ptx, (size_t)1 << 30, ls, sum);
+    fwrite(nl2 + 1, 1, (size_t)(all + size - nl2 - 1), f);
+    fclose(f);
+    free(all);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 0);
+    ddx_kernel_binary_free(&b);
+    /* a stale temporary of a dead writer is removed on the next store */
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s/.tmp-999999-0-dead", sub);
+    f = fopen(tmp, "w");
+    fclose(f);
+    struct timespec ts[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, tmp, ts, 0), 0);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_86", &b, err, sizeof err), DDX_OK);
+    ddx_kernel_binary_free(&b);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    /* a folder writable by others, or a symlink to one: no disk cache */
+    assert_int_equal(chmod(sub, 0777), 0);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 0); /* the entry there is not trusted */
+    ddx_kernel_binary_free(&b);
+    assert_int_equal(chmod(sub, 0700), 0);
+    char link[720];
+    snprintf(link, sizeof link, "%s/link", dir);
+    assert_int_equal(symlink(sub, link), 0);
+    setenv("DDX_CACHE_DIR", link, 1);
+    ddx_nvrtc_cache_clear_memory();
+    assert_int_equal(ddx_nvrtc_build(src, "sm_80", &b, err, sizeof err), DDX_OK);
+    assert_int_equal(b.cache, 0);
+    ddx_kernel_binary_free(&b);
+    /* HOME unset: never the shared /tmp/.cache/ddx */
+    char home[1024] = "", xdg[1024] = "";
+    if (getenv("HOME")) snprintf(home, sizeof home, "%s", getenv("HOME"));
+    if (getenv("XDG_CACHE_HOME")) snprintf(xdg, sizeof xdg, "%s", getenv("XDG_CACHE_HOME"));
+    unsetenv("DDX_CACHE_DIR");
+    unsetenv("HOME");
+    unsetenv("XDG_CACHE_HOME");
+    char cdir[1024];
+    ddx_nvrtc_cache_dir(cdir, sizeof cdir);
+    assert_null(strstr(cdir, "/tmp/.cache"));
+    if (home[0]) setenv("HOME", home, 1);
+    if (xdg[0]) setenv("XDG_CACHE_HOME", xdg, 1);
+    if (had) setenv("DDX_CACHE_DIR", saved, 1);
+    else unsetenv("DDX_CACHE_DIR");
+    ddx_kernel_binary_free(&a);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A source NVRTC rejects: DDX_ERR_COMPILE with the log in the message. */
 static void test_compile_error(void **state) {
     (void)state;
@@ -255,7 +377,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_ptxas),  cmocka_unit_test(test_arch_choice),
         cmocka_unit_test(test_no_driver),    cmocka_unit_test(test_compile_error),
-        cmocka_unit_test(test_kernel_cache), cmocka_unit_test(test_w1_no_spills),
+        cmocka_unit_test(test_kernel_cache), cmocka_unit_test(test_kernel_cache_integrity), cmocka_unit_test(test_w1_no_spills),
         cmocka_unit_test(test_forced_strategies), cmocka_unit_test(test_compile_all_programs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,10 @@
  * Files are untrusted (they are fuzzed): nothing read from a file is used as
  * a size until it has been checked against the bytes actually present, and
  * buffers grow only as data arrives, so a lying header cannot make us
- * allocate or read more than the file holds. Plain C11 stdio, no POSIX. */
+ * allocate or read more than the file holds. Reading is plain C11 stdio;
+ * writing goes through tools/atomic_file (temporary + fsync + rename). */
 #include "tools/array_io.h"
+#include "tools/atomic_file.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -785,7 +787,7 @@ static const char *bad_colname(const char *s) {
     return NULL;
 }
 
-ddx_status ddx_array_write(const char *path, const ddx_array *a, char *err, size_t errcap) {
+static ddx_status array_write(const char *path, const ddx_array *a, ddx_atomic *staged, char *err, size_t errcap) {
     if (err && errcap) err[0] = '\0';
     io_ctx c = {path ? path : "(null)", err, errcap};
     if (!path || !a) return fail(&c, DDX_ERR_INVALID_ARG, 0, "null path or array");
@@ -803,17 +805,36 @@ ddx_status ddx_array_write(const char *path, const ddx_array *a, char *err, size
             const char *why = bad_colname(a->colnames[j]);
             if (why) return fail(&c, DDX_ERR_INVALID_ARG, 0, "column %d name %s", j + 1, why);
         }
-    errno = 0;
-    FILE *f = fopen(path, "wb");
-    if (!f) return fail(&c, DDX_ERR_IO, 0, "cannot create: %s", errno ? strerror(errno) : "unknown error");
-    int ok = fmt == FMT_NPY ? write_npy(f, a, count) : write_csv(f, a, count);
+    ddx_atomic at;
+    char aerr[512];
+    if (ddx_atomic_open(&at, path, aerr, sizeof aerr))
+        return fail(&c, DDX_ERR_IO, 0, "%s", aerr);
+    int ok = fmt == FMT_NPY ? write_npy(at.f, a, count) : write_csv(at.f, a, count);
     int saved_errno = errno;
-    if (fclose(f) != 0 && ok) ok = 0, saved_errno = errno; /* fclose flushes: a full disk shows here */
     if (!ok) {
-        remove(path);
+        ddx_atomic_abort(&at); /* the previous file stays as it was */
         return fail(&c, DDX_ERR_IO, 0, "write error: %s", saved_errno ? strerror(saved_errno) : "unknown");
     }
+    if (ddx_atomic_close(&at, aerr, sizeof aerr)) { /* fflush + fsync: a full disk shows here */
+        saved_errno = errno;
+        ddx_atomic_abort(&at);
+        return fail(&c, DDX_ERR_IO, 0, "write error: %s", strerror(saved_errno));
+    }
+    if (!staged) {
+        if (ddx_atomic_commit(&at, aerr, sizeof aerr)) return fail(&c, DDX_ERR_IO, 0, "%s", aerr);
+    } else {
+        *staged = at;
+    }
     return DDX_OK;
+}
+
+ddx_status ddx_array_write(const char *path, const ddx_array *a, char *err, size_t errcap) {
+    return array_write(path, a, NULL, err, errcap);
+}
+
+ddx_status ddx_array_write_staged(const char *path, const ddx_array *a, ddx_atomic *staged, char *err,
+                                  size_t errcap) {
+    return array_write(path, a, staged, err, errcap);
 }
 
 /* ---- convert / free ------------------------------------------------------ */

@@ -31,8 +31,15 @@ ddx_status ddx_array_read(const char *path, ddx_array *out, char *err, size_t er
    (header row of colnames, or c0,c1,... when colnames is NULL; values printed with %.9g for f32 and
    %.17g for f64 so they round-trip; nan/inf written as nan, inf, -inf).
    Needs cols >= 1; column names must be non-empty and free of ',', CR and LF.
-   A partly written file is removed on failure. */
+   Atomic: written to a temporary in the same directory, fsync'd, renamed
+   over path; on failure the previous file is untouched and no temporary is
+   left (tools/atomic_file.h). */
 ddx_status ddx_array_write(const char *path, const ddx_array *a, char *err, size_t errcap);
+/* Same, but leaves the closed temporary in *staged for the caller to
+   ddx_atomic_commit (or _abort): several files replaced together. */
+struct ddx_atomic;
+ddx_status ddx_array_write_staged(const char *path, const ddx_array *a, struct ddx_atomic *staged, char *err,
+                                  size_t errcap);
 
 /* Converts data in place to prec (float<->double). */
 ddx_status ddx_array_convert(ddx_array *a, ddx_precision prec);

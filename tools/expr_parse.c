@@ -10,6 +10,7 @@
  * suffix letters: u_tx = d/dx d/dt u (single-letter input names), u_x1 for
  * one derivative by a longer name, or D(u, x1, x1) for any names. */
 #include "tools/expr_parse.h"
+#include "tools/text_safe.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -24,7 +25,13 @@ typedef struct parser {
     char *err;
     size_t cap;
     int failed;
+    int depth; /* nesting of parse_unary: bounds the C stack on hostile input */
 } parser;
+
+/* Deepest nesting of parentheses, function calls, unary signs and powers.
+ * Real PDE residuals nest < 20; each level costs a few hundred bytes of
+ * stack, so this stays far below any thread's stack. */
+#define DDX_EXPR_MAX_DEPTH 256
 
 int ddx_symtab_add(ddx_symtab *s, const char *name, ddx_node node) {
     if (s->n >= DDX_MAX_SYMBOLS) return -1;
@@ -44,7 +51,9 @@ static ddx_node perr(parser *p, const char *fmt, const char *tok) {
     if (!p->failed) {
         char msg[1024];
         snprintf(msg, sizeof msg, fmt, tok ? tok : "");
-        snprintf(p->err, p->cap, "%s at column %d of '%s'", msg, (int)(p->s - p->text) + 1, p->text);
+        char shown[100];
+        snprintf(p->err, p->cap, "%s at column %d of '%s'", msg, (int)(p->s - p->text) + 1,
+                 ddx_text_shown(p->text, 80, shown, sizeof shown));
         p->failed = 1;
     }
     return DDX_NO_NODE;
@@ -53,7 +62,8 @@ static ddx_node perr(parser *p, const char *fmt, const char *tok) {
 /* After a graph builder failed, report the graph's own message. */
 static ddx_node gcheck(parser *p, ddx_node n) {
     if (n == DDX_NO_NODE && !p->failed) {
-        snprintf(p->err, p->cap, "%s (in '%s')", ddx_graph_error(p->g), p->text);
+        char shown[100];
+        snprintf(p->err, p->cap, "%s (in '%s')", ddx_graph_error(p->g), ddx_text_shown(p->text, 80, shown, sizeof shown));
         p->failed = 1;
     }
     return n;
@@ -84,9 +94,54 @@ static ddx_node lookup_plain(parser *p, const char *name) {
 
 /* name, or base_suffix where suffix letters are single-letter inputs, or
  * base_input for one derivative by a longer input name. */
+/* Whether name also reads as base_suffix (a partial of an input or output
+ * by single-letter inputs or by one whole input); sets *whole when the
+ * suffix is one input of a longer name, *letters when each suffix letter is
+ * an input. Nothing is built. */
+static int partial_readings(parser *p, const char *name, int *whole, int *letters, char *base, size_t cap) {
+    *whole = *letters = 0;
+    size_t len = strlen(name);
+    for (size_t k = len; k-- > 1;) {
+        if (name[k] != '_' || k >= cap) continue;
+        memcpy(base, name, k);
+        base[k] = 0;
+        if (lookup_plain(p, base) == DDX_NO_NODE) continue;
+        const char *suf = name + k + 1;
+        if (!*suf) return 0;
+        *whole = strlen(suf) > 1 && ddx_graph_find_input(p->g, suf) != DDX_NO_NODE;
+        *letters = 1;
+        for (const char *c = suf; *c; c++) {
+            char one[2] = {*c, 0};
+            if (ddx_graph_find_input(p->g, one) == DDX_NO_NODE) *letters = 0;
+        }
+        return *whole || *letters;
+    }
+    return 0;
+}
+
 static ddx_node resolve_name(parser *p, const char *name) {
     ddx_node n = lookup_plain(p, name);
+    int whole, letters;
+    char pbase[128];
+    int readings = partial_readings(p, name, &whole, &letters, pbase, sizeof pbase);
+    /* Two meanings of one name would silently pick one: refuse and show
+     * the spellings that are not ambiguous. */
+    if (n != DDX_NO_NODE && readings) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "'%s' is ambiguous: an input or output of that name, or a partial of '%s' "
+                 "(write D(%s, ...) for the partial, or rename the input)", name, pbase, pbase);
+        return perr(p, "%s", msg);
+    }
     if (n != DDX_NO_NODE) return n;
+    if (readings && whole && letters) {
+        const char *suf = name + strlen(pbase) + 1;
+        char msg[512], spelled[300] = "";
+        size_t l = 0;
+        for (const char *c = suf; *c && l < sizeof spelled; c++)
+            l += (size_t)snprintf(spelled + l, sizeof spelled - l, ", %c", *c);
+        snprintf(msg, sizeof msg, "'%s' is ambiguous: write D(%s, %s) or D(%s%s)", name, pbase, suf, pbase, spelled);
+        return perr(p, "%s", msg);
+    }
     if (strcmp(name, "pi") == 0) return ddx_const(p->g, 3.14159265358979323846);
     size_t len = strlen(name);
     for (size_t k = len; k-- > 1;) {
@@ -319,7 +374,21 @@ static ddx_node parse_power(parser *p) {
     return gcheck(p, ddx_exp(p->g, ddx_mul(p->g, e, ddx_log(p->g, b))));
 }
 
+static ddx_node parse_unary_inner(parser *p);
+
 static ddx_node parse_unary(parser *p) {
+    if (p->depth >= DDX_EXPR_MAX_DEPTH) {
+        char lim[32];
+        snprintf(lim, sizeof lim, "%d", DDX_EXPR_MAX_DEPTH);
+        return perr(p, "expression nested deeper than %s levels", lim);
+    }
+    p->depth++;
+    ddx_node n = parse_unary_inner(p);
+    p->depth--;
+    return n;
+}
+
+static ddx_node parse_unary_inner(parser *p) {
     skip_ws(p);
     if (*p->s == '-') {
         p->s++;
@@ -372,7 +441,7 @@ ddx_status ddx_parse_expr(ddx_graph *g, const ddx_symtab *syms, const char *text
         snprintf(err, cap, "parse: %s is NULL", !g ? "graph" : !text ? "expression text" : "output pointer");
         return DDX_ERR_INVALID_ARG;
     }
-    parser p = {g, syms, text, text, err, cap, 0};
+    parser p = {g, syms, text, text, err, cap, 0, 0};
     ddx_node n = parse_expr(&p);
     skip_ws(&p);
     if (n != DDX_NO_NODE && *p.s) n = perr(&p, "unexpected '%s'", p.s);
@@ -519,6 +588,38 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
     free(copy);
     if (st) ddx_list_free(out);
     return st;
+}
+
+/* besides the unary ops of ddx_ops.def (ddx_unary_op_from_name) */
+static const char *const known_fns[] = {"swish", "pow", "D", "grad", "hessian", "laplacian", "hessdiag", "op2",
+                                        "biharmonic"};
+
+int ddx_expr_unknown_function(const char *text, char *name, size_t cap) {
+    for (const char *s = text; *s;) {
+        if (isdigit((unsigned char)*s) || *s == '.') {
+            while (isalnum((unsigned char)*s) || *s == '.') s++;
+            continue;
+        }
+        if (!is_name_start(*s)) {
+            s++;
+            continue;
+        }
+        const char *b = s;
+        while (is_name_char(*s)) s++;
+        size_t len = (size_t)(s - b);
+        const char *t = s;
+        while (isspace((unsigned char)*t)) t++;
+        if (*t != '(') continue;
+        char fn[64];
+        snprintf(fn, sizeof fn, "%.*s", (int)(len < 63 ? len : 63), b);
+        int known = ddx_unary_op_from_name(fn) >= 0;
+        for (size_t i = 0; i < sizeof known_fns / sizeof known_fns[0]; i++)
+            if (strlen(known_fns[i]) == len && strncmp(known_fns[i], b, len) == 0) known = 1;
+        if (known) continue;
+        if (cap) snprintf(name, cap, "%.*s", (int)(len < 64 ? len : 64), b);
+        return 1;
+    }
+    return 0;
 }
 
 int ddx_expr_identifiers(const char *text, char ***names) {

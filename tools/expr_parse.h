@@ -38,4 +38,8 @@ void ddx_list_free(ddx_column_list *l);
  * inputs of an expr: model); returns the count, names are malloc'd. */
 int ddx_expr_identifiers(const char *text, char ***names);
 
+/* Finds a call of a function the parser does not know (foo(x)); returns 1
+ * and its name in name, else 0. */
+int ddx_expr_unknown_function(const char *text, char *name, size_t cap);
+
 #endif

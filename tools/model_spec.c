@@ -3,6 +3,7 @@
  * SPEC means the same network everywhere: in tests, benchmarks and in the
  * PyTorch/JAX anchors through `ddx export`. */
 #include "tools/model_spec.h"
+#include "tools/atomic_file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -97,6 +98,12 @@ static ddx_status load_expr(const char *text, const char *inputs, ddx_model *m, 
 static ddx_status load_expr_names(const char *text, const char *inputs, ddx_model *m, char (*names)[64], char *err,
                                   size_t cap) {
     int d;
+    char fn[80];
+    if (ddx_expr_unknown_function(text, fn, sizeof fn)) {
+        snprintf(err, cap, "expr: unknown function '%s' (known: exp log sqrt sin cos tanh sigmoid softplus silu "
+                 "pow D laplacian)", fn);
+        return DDX_ERR_PARSE;
+    }
     if (inputs) {
         if ((d = split_names(inputs, names, 1 << 30, err, cap)) < 0) return DDX_ERR_INVALID_ARG;
     } else {
@@ -273,6 +280,14 @@ ddx_status ddx_model_load(const char *spec, const char *inputs, ddx_model *m, ch
             st = DDX_ERR_PARSE;
         }
     }
+    /* An input named like an output would be shadowed by it in every
+     * derivative list: refuse rather than pick one. */
+    for (int i = 0; st == DDX_OK && i < m->outputs.n; i++)
+        if (ddx_graph_find_input(m->g, m->outputs.names[i]) != DDX_NO_NODE) {
+            snprintf(err, cap, "input '%s' has the name of an output of the model; rename it with --inputs",
+                     m->outputs.names[i]);
+            st = DDX_ERR_INVALID_ARG;
+        }
     if (st) ddx_model_free(m);
     return st;
 }
@@ -297,40 +312,63 @@ ddx_status ddx_model_export(const ddx_model *m, const char *dir, char *err, size
         snprintf(err, cap, "export: cannot create directory '%s': %s", dir, strerror(errno));
         return DDX_ERR_IO;
     }
-    char path[4096];
-    for (int l = 0; l < m->n_layers; l++) {
+    /* Every file is staged (written, fsync'd) before any is renamed into
+     * place, the manifest last: a failure leaves the directory as it was. */
+    enum { MAXF = 2 * DDX_MLP_MAX_LAYERS + 1 };
+    ddx_atomic *staged = calloc(MAXF, sizeof *staged);
+    if (!staged) {
+        snprintf(err, cap, "export: out of memory");
+        return DDX_ERR_OUT_OF_MEMORY;
+    }
+    int ns = 0;
+    ddx_status st = DDX_OK;
+    char path[4096], aerr[512];
+    for (int l = 0; l < m->n_layers && !st; l++) {
         ddx_array W = {m->widths[l + 1], m->widths[l], DDX_F64, m->W[l], NULL};
         ddx_array b = {m->widths[l + 1], 1, DDX_F64, m->b[l], NULL};
         snprintf(path, sizeof path, "%s/W%d.npy", dir, l);
-        ddx_status st = ddx_array_write(path, &W, err, cap);
-        if (st) return st;
+        st = ddx_array_write_staged(path, &W, &staged[ns], err, cap);
+        if (st) break;
+        ns++;
         snprintf(path, sizeof path, "%s/b%d.npy", dir, l);
         /* b as a 1-D array (out,): write it 2-D then note the shape in the manifest */
-        st = ddx_array_write(path, &b, err, cap);
-        if (st) return st;
+        st = ddx_array_write_staged(path, &b, &staged[ns], err, cap);
+        if (!st) ns++;
     }
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(err, cap, "export: cannot write '%s': %s", path, strerror(errno));
-        return DDX_ERR_IO;
+    ddx_atomic *mf = &staged[ns];
+    if (!st && ddx_atomic_open(mf, path, aerr, sizeof aerr)) {
+        snprintf(err, cap, "export: %s: %s", path, aerr);
+        st = DDX_ERR_IO;
     }
-    fprintf(f, "{\"format\": \"ddx-mlp-1\", \"inputs\": [");
-    for (int i = 0; i < ddx_graph_num_inputs(m->g); i++)
-        fprintf(f, "%s\"%s\"", i ? ", " : "", ddx_graph_input_name(m->g, i));
-    fprintf(f, "], \"outputs\": [");
-    for (int i = 0; i < m->outputs.n; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", m->outputs.names[i]);
-    fprintf(f, "],\n \"layers\": [\n");
-    for (int l = 0; l < m->n_layers; l++)
-        fprintf(f, "  {\"W\": \"W%d.npy\", \"b\": \"b%d.npy\", \"in\": %d, \"out\": %d, \"activation\": \"%s\"}%s\n", l,
-                l, m->widths[l], m->widths[l + 1], l + 1 < m->n_layers ? m->activation : "none",
-                l + 1 < m->n_layers ? "," : "");
-    fprintf(f, " ]}\n");
-    if (fclose(f) != 0) {
-        snprintf(err, cap, "export: error writing '%s'", path);
-        return DDX_ERR_IO;
+    if (!st) {
+        FILE *f = mf->f;
+        ns++;
+        fprintf(f, "{\"format\": \"ddx-mlp-1\", \"inputs\": [");
+        for (int i = 0; i < ddx_graph_num_inputs(m->g); i++)
+            fprintf(f, "%s\"%s\"", i ? ", " : "", ddx_graph_input_name(m->g, i));
+        fprintf(f, "], \"outputs\": [");
+        for (int i = 0; i < m->outputs.n; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", m->outputs.names[i]);
+        fprintf(f, "],\n \"layers\": [\n");
+        for (int l = 0; l < m->n_layers; l++)
+            fprintf(f, "  {\"W\": \"W%d.npy\", \"b\": \"b%d.npy\", \"in\": %d, \"out\": %d, \"activation\": \"%s\"}%s\n",
+                    l, l, m->widths[l], m->widths[l + 1], l + 1 < m->n_layers ? m->activation : "none",
+                    l + 1 < m->n_layers ? "," : "");
+        fprintf(f, " ]}\n");
+        if (ddx_atomic_close(mf, aerr, sizeof aerr)) {
+            snprintf(err, cap, "export: %s: %s", path, aerr);
+            st = DDX_ERR_IO;
+        }
     }
-    return DDX_OK;
+    for (int i = 0; i < ns; i++) {
+        if (!st && ddx_atomic_commit(&staged[i], aerr, sizeof aerr)) {
+            snprintf(err, cap, "export: %s: %s", staged[i].target, aerr);
+            st = DDX_ERR_IO;
+        }
+        if (st) ddx_atomic_abort(&staged[i]);
+    }
+    free(staged);
+    return st;
 }
 
 /* The output symbols of an imported ONNX model: each column under its

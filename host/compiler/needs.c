@@ -8,6 +8,29 @@
 
 #include <stdio.h>
 
+/* Size limits that name themselves. Past them the jet rules' cost (about
+ * quadratic in the channels) and the tile workspace (gigabytes) make a
+ * program that would run for minutes or be killed for memory: refuse it at
+ * compile time instead. 16384 channels hold a Hessian diagonal in 8191
+ * inputs, a Laplacian or gradient in 16382, an STDE estimate with 8191
+ * samples; 1,500 random 8th-order partials in 16 inputs close to ~50,000.
+ * Real PDE systems carry < 100. */
+#define DDX_MAX_CHANNELS 16384
+#define DDX_MAX_PROGRAM_ROWS ((int64_t)1 << 25) /* sum of width x channels over nodes */
+
+static ddx_status too_many(int n, int64_t channels, int64_t rows, char *err, size_t errcap) {
+    if (channels > DDX_MAX_CHANNELS)
+        snprintf(err, errcap, "node %d needs %lld Taylor coefficients (channels), above the limit of %d "
+                 "(DDX_MAX_CHANNELS): ask for fewer or lower-order partials", n, (long long)channels,
+                 DDX_MAX_CHANNELS);
+    else
+        snprintf(err, errcap, "the program needs more than %lld rows of coefficients per point "
+                 "(DDX_MAX_PROGRAM_ROWS, at node %d): ask for fewer or lower-order partials",
+                 (long long)DDX_MAX_PROGRAM_ROWS, n);
+    (void)rows;
+    return DDX_ERR_LIMIT;
+}
+
 int needs_is_input_vector(const ddx_graph *g, ddx_node a) {
     const ddx_gnode *x = &g->nodes[a];
     if (x->op == OP_INPUT) return 1;
@@ -25,13 +48,17 @@ ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, m
 ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets, int const_jet,
                             char *err, size_t errcap) {
     ddx_mi zero = mi_zero();
+    int64_t rows = 0;
     for (int i = 0; i < n_outs; i++)
         if (mi_set_add(&sets[outs[i]], &zero)) goto oom;
     for (int n = g->n_nodes - 1; n >= 0; n--) {
         mi_set *s = &sets[n];
         if (s->n == 0) continue; /* not needed by any output */
+        if (s->n > DDX_MAX_CHANNELS) return too_many(n, s->n, rows, err, errcap);
         if (mi_set_close(s, g->cops)) goto oom;
         const ddx_gnode *x = &g->nodes[n];
+        rows += (int64_t)s->n * (x->width > 0 ? x->width : 1);
+        if (s->n > DDX_MAX_CHANNELS || rows > DDX_MAX_PROGRAM_ROWS) return too_many(n, s->n, rows, err, errcap);
         switch (x->op) {
         case OP_INPUT:
         case OP_CONST:

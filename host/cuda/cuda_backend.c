@@ -392,10 +392,17 @@ static ddx_status prepare_one(const jet_program *p, const ddx_compile_options *o
     }
     s->src_bytes = strlen(src);
     st = ddx_nvrtc_build(src, s->arch, &s->bin, err, cap);
+    if (st) goto fail;
+    if (s->bin.cache && cu->ModuleLoadData(&s->mod, s->bin.image) != CUDA_SUCCESS) {
+        /* a cached image the driver refuses (driver update, damage): evict it, compile once more */
+        ddx_kernel_binary_free(&s->bin);
+        st = ddx_nvrtc_rebuild(src, s->arch, &s->bin, err, cap);
+        if (st) goto fail;
+        s->mod = NULL;
+    }
     free(src);
     src = NULL;
-    if (st) goto fail;
-    DDX_CU_TRY(cu, cu->ModuleLoadData(&s->mod, s->bin.image), "cuModuleLoadData");
+    if (!s->mod) DDX_CU_TRY(cu, cu->ModuleLoadData(&s->mod, s->bin.image), "cuModuleLoadData");
     if (s->strategy == DDX_STRATEGY_FUSED) {
         DDX_CU_TRY(cu, cu->ModuleGetFunction(&s->fused_fn, s->mod, "ddx_fused"), "cuModuleGetFunction(ddx_fused)");
         if (s->fp.smem_bytes > 48 * 1024)

@@ -1,6 +1,9 @@
 /* cuda_driver.c — the run-time loaded CUDA driver and cuBLAS, and NVRTC
  * builds behind an in-memory + on-disk kernel cache. See cuda_driver.h. */
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -14,6 +17,8 @@
 #include <nvrtc.h>
 
 #include "host/cuda/cuda_driver.h"
+
+int ddx_verbose(void); /* host/runtime/program.c: ddx_set_verbose */
 
 #ifndef DDX_CUDA_LIBDIR
 #define DDX_CUDA_LIBDIR "/usr/local/cuda/lib64"
@@ -326,9 +331,15 @@ void ddx_nvrtc_cache_dir(char *buf, size_t cap) {
         return;
     }
     d = getenv("HOME");
-    snprintf(buf, cap, "%s/.cache/ddx", d && *d ? d : "/tmp");
+    if (!d || !*d) { /* never a shared /tmp default: the account's own home, else no disk cache */
+        struct passwd *pw = getpwuid(getuid());
+        d = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
+    }
+    if (d) snprintf(buf, cap, "%s/.cache/ddx", d);
+    else if (cap) buf[0] = 0;
 }
 
+/* Parents as 0755 (like ~/.cache), the cache folder itself 0700. */
 static int mkdir_p(const char *path) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -338,7 +349,7 @@ static int mkdir_p(const char *path) {
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
         *p = '/';
     }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
     return 0;
 }
 
@@ -352,22 +363,108 @@ static void warn_disk_once(const char *dir, const char *what) {
                 what);
 }
 
-#define CACHE_MAGIC "DDXK 1\n"
+/* Opens the cache folder for use: not a symlink, a directory owned by this
+ * user, writable by nobody else. Anything else could be another user's
+ * poisoned cache or a symlink trap on a shared host: refused. Returns a
+ * directory fd (entries are then opened relative to it, O_NOFOLLOW) or -1
+ * with why filled. */
+static int open_cache_dir(const char *dir, int create, char *why, size_t cap) {
+    if (!dir[0]) {
+        snprintf(why, cap, "no home directory");
+        return -1;
+    }
+    if (create && mkdir_p(dir) != 0) {
+        snprintf(why, cap, "%s", strerror(errno));
+        return -1;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, cap, "%s", errno == ELOOP || errno == ENOTDIR ? "not a directory (or a symlink)" : strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, cap, "not a directory");
+    } else if (st.st_uid != geteuid()) {
+        snprintf(why, cap, "owned by uid %ld, not by this user (%ld)", (long)st.st_uid, (long)geteuid());
+    } else if (st.st_mode & 022) {
+        snprintf(why, cap, "writable by other users (mode %03o)", (unsigned)(st.st_mode & 0777));
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
 
-static int disk_load(const char *path, hash2 key, ddx_kernel_binary *out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    char magic[16] = {0};
-    unsigned long long ka = 0, kb = 0;
-    int is_ptx = 0;
+#define CACHE_MAGIC "DDXK 2\n"
+#define CACHE_MAX_IMAGE ((size_t)1 << 30)
+#define CACHE_MAX_LOG ((size_t)1 << 24)
+#define STALE_TMP_SECONDS 600
+
+/* FNV-1a 64 of log then image: a zero-filled or truncated payload behind a
+ * valid header is a miss, not a kernel. */
+static uint64_t payload_sum(const void *log, size_t lsize, const void *img, size_t isize) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *p = log;
+    for (size_t i = 0; i < lsize; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    p = img;
+    for (size_t i = 0; i < isize; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int read_full(int fd, void *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n) {
+    size_t put = 0;
+    while (put < n) {
+        ssize_t w = write(fd, (const char *)buf + put, n - put);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        put += (size_t)w;
+    }
+    return 0;
+}
+
+/* 0: loaded; -1: no usable entry (a bad one is removed). */
+static int disk_load(int dfd, const char *name, hash2 key, ddx_kernel_binary *out) {
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    char hdr[160];
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && st.st_size > 0;
+    unsigned long long ka = 0, kb = 0, sum = 0;
+    int is_ptx = 0, hlen = 0;
     size_t isize = 0, lsize = 0;
-    int ok = fread(magic, 1, strlen(CACHE_MAGIC), f) == strlen(CACHE_MAGIC) && !strcmp(magic, CACHE_MAGIC) &&
-             fscanf(f, "%llx %llx %d %zu %zu", &ka, &kb, &is_ptx, &isize, &lsize) == 5 && fgetc(f) == '\n' &&
-             ka == key.a && kb == key.b && isize > 0 && isize < ((size_t)1 << 31) && lsize < ((size_t)1 << 24);
+    if (ok) {
+        ssize_t r = pread(fd, hdr, sizeof hdr - 1, 0);
+        ok = r > 0;
+        if (ok) {
+            hdr[r] = 0;
+            ok = strncmp(hdr, CACHE_MAGIC, strlen(CACHE_MAGIC)) == 0 &&
+                 sscanf(hdr + strlen(CACHE_MAGIC), "%llx %llx %d %zu %zu %llx\n%n", &ka, &kb, &is_ptx, &isize, &lsize,
+                        &sum, &hlen) == 6 &&
+                 hlen > 0 && ka == key.a && kb == key.b && isize > 0 && isize <= CACHE_MAX_IMAGE &&
+                 lsize <= CACHE_MAX_LOG;
+            hlen += (int)strlen(CACHE_MAGIC);
+        }
+    }
+    /* the sizes must add up to the file before anything is allocated:
+     * a forged header cannot make us allocate more than the file holds */
+    ok = ok && (uint64_t)st.st_size == (uint64_t)hlen + lsize + isize;
     if (ok) {
         out->log = malloc(lsize + 1);
         out->image = malloc(isize);
-        ok = out->log && out->image && fread(out->log, 1, lsize, f) == lsize && fread(out->image, 1, isize, f) == isize;
+        ok = out->log && out->image && lseek(fd, hlen, SEEK_SET) == hlen && read_full(fd, out->log, lsize) == 0 &&
+             read_full(fd, out->image, isize) == 0 && payload_sum(out->log, lsize, out->image, isize) == sum;
         if (ok) {
             out->log[lsize] = 0;
             out->size = isize;
@@ -375,34 +472,60 @@ static int disk_load(const char *path, hash2 key, ddx_kernel_binary *out) {
             ddx_parse_ptxas_log(out->log, out);
         }
     }
-    fclose(f);
-    if (!ok) ddx_kernel_binary_free(out);
+    close(fd);
+    if (!ok) {
+        ddx_kernel_binary_free(out);
+        unlinkat(dfd, name, 0); /* corrupt or forged: evict, it is rebuilt below */
+    }
     return ok ? 0 : -1;
 }
 
-static void disk_store(const char *dir, const char *path, hash2 key, const ddx_kernel_binary *b) {
-    static unsigned counter;
-    if (mkdir_p(dir) != 0) {
-        warn_disk_once(dir, strerror(errno));
+/* Temporaries of writers that died (crash, SIGKILL) are removed once old. */
+static void remove_stale_temporaries(int dfd) {
+    int d2 = dup(dfd);
+    if (d2 < 0) return;
+    DIR *dir = fdopendir(d2);
+    if (!dir) {
+        close(d2);
         return;
     }
-    char tmp[1200];
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(dir)))
+        if (strncmp(e->d_name, ".tmp-", 5) == 0) {
+            struct stat st;
+            if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > STALE_TMP_SECONDS)
+                unlinkat(dfd, e->d_name, 0);
+        }
+    closedir(dir);
+}
+
+static void disk_store(int dfd, const char *dir, const char *name, hash2 key, const ddx_kernel_binary *b) {
+    static unsigned counter;
+    remove_stale_temporaries(dfd);
+    char tmp[128];
     unsigned c = __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED);
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%u-%016llx", dir, (long)getpid(), c, (unsigned long long)key.a);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    snprintf(tmp, sizeof tmp, ".tmp-%ld-%u-%016llx", (long)getpid(), c, (unsigned long long)key.a);
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
         warn_disk_once(dir, strerror(errno));
         return;
     }
     size_t lsize = b->log ? strlen(b->log) : 0;
-    int ok = fprintf(f, CACHE_MAGIC "%016llx %016llx %d %zu %zu\n", (unsigned long long)key.a,
-                     (unsigned long long)key.b, b->is_ptx, b->size, lsize) > 0 &&
-             fwrite(b->log ? b->log : "", 1, lsize, f) == lsize && fwrite(b->image, 1, b->size, f) == b->size;
-    ok = (fclose(f) == 0) && ok;
+    char hdr[160];
+    int hl = snprintf(hdr, sizeof hdr, CACHE_MAGIC "%016llx %016llx %d %zu %zu %016llx\n", (unsigned long long)key.a,
+                      (unsigned long long)key.b, b->is_ptx, b->size, lsize,
+                      (unsigned long long)payload_sum(b->log ? b->log : "", lsize, b->image, b->size));
+    int ok = hl > 0 && write_full(fd, hdr, (size_t)hl) == 0 && write_full(fd, b->log ? b->log : "", lsize) == 0 &&
+             write_full(fd, b->image, b->size) == 0;
+    int e = errno;
+    /* fsync before rename: a crash must not leave the name on an empty file */
+    if (ok && fsync(fd) != 0) ok = 0, e = errno;
+    if (close(fd) != 0 && ok) ok = 0, e = errno;
     /* rename is atomic: a reader sees the old file, the new one, or none */
-    if (!ok || rename(tmp, path) != 0) {
-        warn_disk_once(dir, strerror(errno ? errno : EIO));
-        unlink(tmp);
+    if (!ok || renameat(dfd, tmp, dfd, name) != 0) {
+        warn_disk_once(dir, strerror(ok ? errno : (e ? e : EIO)));
+        unlinkat(dfd, tmp, 0);
     }
 }
 
@@ -414,6 +537,28 @@ static void print_numbered(const char *src) {
         if (*p == '\n' && p[1]) fprintf(stderr, "%5d  ", ++line);
     }
     fputc('\n', stderr);
+}
+
+/* The lines of an NVRTC log that say "error", joined with "; " (at most
+ * 4): a failed build is one readable line, not the whole log. */
+static void nvrtc_error_lines(const char *log, char *buf, size_t cap) {
+    size_t o = 0;
+    int n = 0;
+    buf[0] = 0;
+    for (const char *l = log; *l && n < 4;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        const char *hit = strstr(l, "error");
+        if (hit && hit < l + len && o + 3 < cap) {
+            o += (size_t)snprintf(buf + o, cap - o, "%s%.*s", n ? "; " : "", (int)len, l);
+            if (o >= cap) o = cap - 1;
+            n++;
+        }
+        l += len + (e ? 1 : 0);
+    }
+    if (!n) snprintf(buf, cap, "%.200s", *log ? log : "no log");
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
 }
 
 static ddx_status nvrtc_compile(const char *src, const char *arch, const char *const *opts, int nopts,
@@ -441,13 +586,18 @@ static ddx_status nvrtc_compile(const char *src, const char *arch, const char *c
     if (lsz) nvrtcGetProgramLog(prog, log);
     log[lsz] = 0;
     if (cr != NVRTC_SUCCESS) {
+        if (ddx_verbose()) { /* the full log and the source only behind --verbose */
         fprintf(stderr, "ddx: NVRTC failed to compile the generated kernel for %s (%s):\n%s\n", arch,
                 nvrtcGetErrorString(cr), log);
         if (!getenv("DDX_DUMP_SOURCE")) {
             fprintf(stderr, "ddx: the generated source, numbered:\n");
             print_numbered(src);
         }
-        snprintf(err, cap, "NVRTC (%s, %s): %.700s", arch, nvrtcGetErrorString(cr), log);
+        }
+        char lines[600];
+        nvrtc_error_lines(log, lines, sizeof lines);
+        snprintf(err, cap, "NVRTC (%s, %s): %s%s", arch, nvrtcGetErrorString(cr), lines,
+                 ddx_verbose() ? "" : " (--verbose: full log and source)");
         free(log);
         nvrtcDestroyProgram(&prog);
         return DDX_ERR_COMPILE;
@@ -475,7 +625,8 @@ static ddx_status nvrtc_compile(const char *src, const char *arch, const char *c
     return DDX_OK;
 }
 
-ddx_status ddx_nvrtc_build(const char *src, const char *arch, ddx_kernel_binary *out, char *err, size_t cap) {
+static ddx_status nvrtc_build(const char *src, const char *arch, int fresh, ddx_kernel_binary *out, char *err,
+                              size_t cap) {
     memset(out, 0, sizeof *out);
     if (getenv("DDX_DUMP_SOURCE") && strcmp(getenv("DDX_DUMP_SOURCE"), "0") != 0) {
         fprintf(stderr, "ddx: generated CUDA source for %s:\n", arch);
@@ -499,8 +650,18 @@ ddx_status ddx_nvrtc_build(const char *src, const char *arch, ddx_kernel_binary 
     }
     hash_str(&key, src);
 
-    /* memory */
+    /* memory (a fresh build first drops the entry: it did not load) */
     pthread_mutex_lock(&g_cache_lock);
+    for (mem_entry **pe = &g_mem_cache; fresh && *pe;) {
+        mem_entry *e = *pe;
+        if (e->key.a == key.a && e->key.b == key.b) {
+            *pe = e->next;
+            ddx_kernel_binary_free(&e->bin);
+            free(e);
+        } else {
+            pe = &e->next;
+        }
+    }
     for (mem_entry *e = g_mem_cache; e; e = e->next)
         if (e->key.a == key.a && e->key.b == key.b) {
             int rc = copy_binary(out, &e->bin);
@@ -516,19 +677,25 @@ ddx_status ddx_nvrtc_build(const char *src, const char *arch, ddx_kernel_binary 
     pthread_mutex_unlock(&g_cache_lock);
 
     /* disk */
-    char dir[1024], path[1200];
+    char dir[1024], name[64], why[160];
     ddx_nvrtc_cache_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/%016llx%016llx.%s", dir, (unsigned long long)key.a, (unsigned long long)key.b,
+    snprintf(name, sizeof name, "%016llx%016llx.%s", (unsigned long long)key.a, (unsigned long long)key.b,
              strncmp(arch, "compute_", 8) == 0 ? "ptx" : "cubin");
     ddx_status st = DDX_OK;
-    if (disk_load(path, key, out) == 0) {
+    int dfd = open_cache_dir(dir, 1, why, sizeof why);
+    if (dfd < 0) warn_disk_once(dir[0] ? dir : "(none)", why);
+    if (dfd >= 0 && !fresh && disk_load(dfd, name, key, out) == 0) {
         out->cache = 2;
     } else {
         st = nvrtc_compile(src, arch, opts, nopts, out, err, cap);
-        if (st != DDX_OK) return st;
+        if (st != DDX_OK) {
+            if (dfd >= 0) close(dfd);
+            return st;
+        }
         out->cache = 0;
-        disk_store(dir, path, key, out);
+        if (dfd >= 0) disk_store(dfd, dir, name, key, out);
     }
+    if (dfd >= 0) close(dfd);
 
     mem_entry *e = calloc(1, sizeof *e);
     if (e && copy_binary(&e->bin, out) == 0) {
@@ -553,4 +720,12 @@ ddx_status ddx_nvrtc_build(const char *src, const char *arch, ddx_kernel_binary 
         free(e); /* no memory cache entry: only slower next time */
     }
     return DDX_OK;
+}
+
+ddx_status ddx_nvrtc_build(const char *src, const char *arch, ddx_kernel_binary *out, char *err, size_t cap) {
+    return nvrtc_build(src, arch, 0, out, err, cap);
+}
+
+ddx_status ddx_nvrtc_rebuild(const char *src, const char *arch, ddx_kernel_binary *out, char *err, size_t cap) {
+    return nvrtc_build(src, arch, 1, out, err, cap);
 }

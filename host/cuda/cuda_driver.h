@@ -8,7 +8,12 @@
  * NVRTC builds go through one cache: in memory always, on disk under
  * $DDX_CACHE_DIR, else $XDG_CACHE_HOME/ddx, else ~/.cache/ddx, keyed by a
  * hash of the source, the embedded kernels/ headers, the options, the NVRTC
- * version, the target architecture and the ddx version. */
+ * version, the target architecture and the ddx version. HOME unset: the
+ * account's home from the password database, else no disk cache (never a
+ * shared /tmp). The folder must be this user's, not a symlink, writable by
+ * nobody else (created 0700); entries carry a checksum of their payload and
+ * are checked against the file size before anything is allocated; writes
+ * are fsync'd and renamed; temporaries of dead writers are removed. */
 #ifndef DDX_CUDA_DRIVER_H
 #define DDX_CUDA_DRIVER_H
 
@@ -131,6 +136,9 @@ typedef struct ddx_kernel_binary {
  * DDX_DUMP_SOURCE=1 the numbered source is printed to stderr every time. */
 ddx_status ddx_nvrtc_build(const char *src, const char *arch, ddx_kernel_binary *out, char *err, size_t cap);
 void ddx_kernel_binary_free(ddx_kernel_binary *b);
+/* Same, bypassing and replacing both caches' entry: for an image that the
+ * driver refused to load (evict + recompile once). */
+ddx_status ddx_nvrtc_rebuild(const char *src, const char *arch, ddx_kernel_binary *out, char *err, size_t cap);
 /* Empties the in-memory cache (tests use it to reach the disk cache). */
 void ddx_nvrtc_cache_clear_memory(void);
 /* The disk cache folder now in effect (for messages and tests). */

@@ -407,6 +407,10 @@ ddx_node ddx_partial(ddx_graph *g, ddx_node y, const int *alpha) {
     int order = 0;
     for (int i = 0; i < g->n_inputs; i++) {
         if (alpha[i] < 0) return ddx_graph_fail(g, DDX_ERR_INVALID_ARG, "partial: negative order");
+        /* checked before adding: a sum of user orders must not overflow */
+        if (alpha[i] > DDX_MAX_ORDER - order)
+            return ddx_graph_fail(g, DDX_ERR_LIMIT, "partial: total order above %d (alpha[%d] = %d)", DDX_MAX_ORDER,
+                                  i, alpha[i]);
         order += alpha[i];
     }
     if (order > DDX_MAX_ORDER)

@@ -278,3 +278,28 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
     }
     return sb.n;
 }
+
+/* The void * form cannot tell a float buffer from a double one; these can. */
+static ddx_status eval_typed(ddx_program *p, ddx_precision want, const void *points, int64_t n, void *out) {
+    if (!p) return DDX_ERR_INVALID_ARG;
+    if (p->opt.precision != want) {
+        program_clear_error(p);
+        return program_fail(p, DDX_ERR_INVALID_ARG, "eval_%s: the program was compiled for %s",
+                            want == DDX_F32 ? "f32" : "f64", p->opt.precision == DDX_F32 ? "f32" : "f64");
+    }
+    return ddx_program_eval(p, points, n, out);
+}
+
+ddx_status ddx_program_eval_f32(ddx_program *p, const float *points, int64_t n, float *out) {
+    return eval_typed(p, DDX_F32, points, n, out);
+}
+
+ddx_status ddx_program_eval_f64(ddx_program *p, const double *points, int64_t n, double *out) {
+    return eval_typed(p, DDX_F64, points, n, out);
+}
+
+/* --verbose: full compiler logs and generated source on a failed build. */
+static int g_verbose;
+void ddx_set_verbose(int level) { g_verbose = level; }
+int ddx_verbose(void);
+int ddx_verbose(void) { return g_verbose; }

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # python.sh — the Python package in CI (called by tests/run-all.sh): installs
-# what is missing (test deps from PyPI; torch as the CPU wheel when it must
-# be downloaded) into a venv (build-py-venv/), builds and installs the
+# what is missing (test deps from PyPI) into a venv (build-py-venv/), builds and installs the
 # package there with `pip install .` (scikit-build-core over the top-level
 # CMake, incremental in build-py/), then runs the pytest suite. Exits non-zero on any failure, including
 # "no tests collected" (pytest exit 5).
@@ -35,9 +34,9 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "python.sh: installing ${need[*]}"
     "${PIP[@]}" "${need[@]}"
 fi
-if ! have torch; then  # the CPU wheel is ~200 MB, the default one several GB
-    echo "python.sh: installing torch (CPU wheel)"
-    "${PIP[@]}" torch --index-url https://download.pytorch.org/whl/cpu || "${PIP[@]}" torch
+if ! have torch; then  # from PyPI (the only registry CI reaches): large, but only once per machine
+    echo "python.sh: installing torch"
+    "${PIP[@]}" torch
 fi
 
 echo "== Python package: pip install . and pytest"

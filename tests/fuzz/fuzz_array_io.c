@@ -4,7 +4,7 @@
  * whatever reads successfully writes back and reads back unchanged.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I. \
- *     host/array_io.c tests/fuzz/fuzz_array_io.c -o /tmp/fuzz_array_io
+ *     tools/array_io.c tools/atomic_file.c tests/fuzz/fuzz_array_io.c -o /tmp/fuzz_array_io
  *   /tmp/fuzz_array_io -max_total_time=60 tests/fuzz/corpus_array_io */
 #define _POSIX_C_SOURCE 200809L /* getpid */
 #include <stdint.h>

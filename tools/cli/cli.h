@@ -7,6 +7,7 @@
 #include "ddx.h"
 #include "tools/expr_parse.h"
 #include "tools/model_spec.h"
+#include "tools/atomic_file.h"
 
 typedef struct cli_opts {
     const char *model, *derivs, *points, *out, *inputs, *json, *arch;
@@ -52,6 +53,22 @@ double cli_uniform_at(uint64_t seed, int64_t i);
 double cli_check_tolerance(ddx_precision p, int order);
 /* Floor of the relative error's denominator, a fraction of the column max. */
 double cli_rel_floor(ddx_precision p);
+/* The error rule shared by check, demo and bench --check-rows (cli_check.c):
+ * worst |got - ref| / max(|ref|, F * max(max|ref|, 1)) over n values. */
+double cli_column_error(const double *ref, const double *got, int64_t n, int64_t stride, ddx_precision p);
+
+/* cli_limits.c: checks before a long run or a big allocation */
+uint64_t cli_memory_available(void);
+/* 1 (after one line on stderr) when n points of d inputs + k outputs of
+ * elem bytes do not fit in the memory this process may use. */
+int cli_check_memory(const char *cmd, int64_t n, int d, int k, size_t elem, const char *what);
+int cli_cap_threads(const char *cmd, int threads);
+int cli_check_output(const char *cmd, const char *opt, const char *out, const char *in);
+
+/* cli_eval.c: says once on stderr that f64 points are narrowed to f32,
+ * counting values that overflow to inf or underflow to 0. */
+struct ddx_array;
+void cli_note_narrowing(const char *cmd, const char *path, const struct ddx_array *pts, ddx_precision to);
 
 int cmd_eval(int argc, char **argv);
 int cmd_check(int argc, char **argv);

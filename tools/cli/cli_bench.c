@@ -89,15 +89,10 @@ static int check_rows(const cli_opts *o, const cli_job *job, const void *pts, co
     int bad = 0;
     double worst = 0;
     const double floor_frac = cli_rel_floor(o->precision);
-    printf("  check: %d rows spread over the batch vs CPU float64 (rel err: |d| / max(|ref|, %g max|ref|))\n", k,
+    printf("  check: %d rows spread over the batch vs CPU float64 (err: |d| / max(|ref|, %g max(max|ref|, 1)))\n", k,
            floor_frac);
     for (int c = 0; c < K; c++) {
-        double w = 0;
-        for (int j = 0; j < k; j++) {
-            double r = ref[j * K + c], e = fabs(got[j * K + c] - r), den = fmax(fabs(r), floor_frac * colmax[c]);
-            double rel = den > 0 ? e / den : e;
-            if (!(rel <= w)) w = rel; /* NaN sticks */
-        }
+        double w = cli_column_error(ref + c, got + c, k, K, o->precision); /* check's rule */
         int order = cli_node_order(job->model.g, job->cols.cols[c]);
         double tol = f32 ? cli_check_tolerance(DDX_F32, order) : 1e-9;
         int ok = w <= tol;
@@ -129,9 +124,11 @@ static int cmp_double(const void *a, const void *b) {
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv, HELP)) return 0;
     cli_opts o;
-    if (cli_parse(argc, argv, "bench", "model derivs n points inputs device precision strategy repeat json threads tile check-rows",
+    if (cli_parse(argc, argv, "bench", "model derivs n points inputs device precision strategy repeat json threads tile check-rows header-names",
                   &o))
         return 2;
+    /* a bad --json path must not cost the whole benchmark */
+    if (o.json && cli_check_output("bench", "--json", o.json, o.points)) return 1;
     cli_job job;
     if (cli_build(&o, &job, "bench")) return 1;
     int rc = 1;
@@ -141,8 +138,10 @@ int cmd_bench(int argc, char **argv) {
     const int d = ddx_graph_num_inputs(job.model.g), K = job.cols.n;
     const size_t es = o.precision == DDX_F32 ? 4 : 8;
     if (o.points && cli_read_points("bench", o.points, job.model.g, &src)) goto done;
+    if (o.points) cli_note_narrowing("bench", o.points, &src, o.precision);
     if (o.points && ddx_array_convert(&src, DDX_F64)) goto done;
     if (!o.n) o.n = o.points ? src.rows : (int64_t)1 << 20;
+    if (cli_check_memory("bench", o.n, d, K, es, "bench")) goto done;
     pts = malloc(es * (size_t)o.n * d);
     out = malloc(es * (size_t)o.n * K);
     times = malloc(sizeof(double) * (size_t)o.repeat);
@@ -198,11 +197,13 @@ int cmd_bench(int argc, char **argv) {
     double check_worst = -1;
     int check_failed = o.check_rows && check_rows(&o, &job, pts, out, o.n, o.check_rows, &check_worst);
     if (o.json) {
-        FILE *f = fopen(o.json, "w");
-        if (!f) {
-            cli_fail("bench", "cannot write '%s'", o.json);
+        ddx_atomic at; /* replaced whole or not at all */
+        char aerr[512];
+        if (ddx_atomic_open(&at, o.json, aerr, sizeof aerr)) {
+            cli_fail("bench", "cannot write '%s': %s", o.json, aerr);
             goto done;
         }
+        FILE *f = at.f;
         fprintf(f,
                 "{\"system\": \"ddx\", \"model\": \"%s\", \"derivs\": \"%s\", \"device\": \"%s\", \"cpu\": \"%s\",\n"
                 " \"precision\": \"%s\", \"n\": %lld, \"repeat\": %d, \"compile_s\": %.6g,\n"
@@ -215,7 +216,11 @@ int cmd_bench(int argc, char **argv) {
                 gflops, peak, peak > 0 ? gflops / peak : 0.0, isa ? isa->name : "", ref_lib, ref,
                 ref > 0 ? gflops / ref : 0.0, o.check_rows, isfinite(check_worst) ? check_worst : 1e300,
                 o.check_rows ? (check_failed ? "false" : "true") : "null");
-        fclose(f);
+        if (ddx_atomic_close(&at, aerr, sizeof aerr) || ddx_atomic_commit(&at, aerr, sizeof aerr)) {
+            ddx_atomic_abort(&at);
+            cli_fail("bench", "cannot write '%s': %s", o.json, aerr);
+            goto done;
+        }
     }
     rc = check_failed ? 1 : 0;
 done:

@@ -1,5 +1,6 @@
 /* cli_common.c — option parsing and model/program setup shared by the
  * subcommands. Every failure is one line on stderr and a non-zero exit. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -8,14 +9,19 @@
 
 #include "tools/cli/cli.h"
 #include "tools/check_tolerance.h"
+#include "tools/text_safe.h"
+
+int cli_header_names_ignore; /* --header-names ignore: CSV columns by position */
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
+    /* one line whatever the message quotes: control bytes escaped, long
+     * quotes cut at a character boundary */
+    char msg[2048], shown[1100];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "ddx %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "ddx %s: %s\n", cmd, ddx_text_shown(msg, 1000, shown, sizeof shown));
     return 1;
 }
 
@@ -32,19 +38,28 @@ static int has_word(const char *list, const char *w) {
     return 0;
 }
 
+/* A count: digits, or B^E for convenience (--n 2^20). Signs, overflow and
+ * anything past hi are refused (no wrap-around: 4294967297^2 is not
+ * 8589934593, -2^2 is not 4). */
 static int parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *v) {
     char *end;
+    if (!isdigit((unsigned char)s[0])) return -1; /* no sign, no blank */
     errno = 0;
     long long x = strtoll(s, &end, 10);
-    /* accept 2^k for convenience: --n 2^20 */
-    if (*end == '^' && end != s) {
-        long long e = strtoll(end + 1, &end, 10);
-        if (e < 0 || e > 40) return -1;
+    if (errno || end == s) return -1;
+    if (*end == '^') {
+        const char *e0 = end + 1;
+        if (!isdigit((unsigned char)*e0)) return -1;
+        long long e = strtoll(e0, &end, 10);
+        if (errno || e > 62) return -1;
         long long b = x;
         x = 1;
-        for (long long i = 0; i < e; i++) x *= b;
+        for (long long i = 0; i < e; i++) {
+            if (b != 0 && x > hi / b) return -1; /* past the limit, before it can overflow */
+            x *= b;
+        }
     }
-    if (errno || *end || end == s || x < lo || x > hi) return -1;
+    if (*end || x < lo || x > hi) return -1;
     *v = x;
     return 0;
 }
@@ -84,12 +99,22 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
     o->precision = DDX_F32;
     o->repeat = 5;
     o->rows = 16;
+    const char *seen[64];
+    int nseen = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) return cli_fail(cmd, "unexpected argument '%s' (options start with --)", a), -1;
         const char *name = a + 2;
+        if (!strcmp(name, "verbose")) { /* a flag, for every command */
+            ddx_set_verbose(1);
+            continue;
+        }
         if (!has_word(allowed, name)) return cli_fail(cmd, "unknown option '%s' (ddx %s --help)", a, cmd), -1;
         if (i + 1 >= argc) return cli_fail(cmd, "option '%s' needs a value", a), -1;
+        /* a repeated option would silently take its last value */
+        for (int j = 0; j < nseen; j++)
+            if (!strcmp(seen[j], a)) return cli_fail(cmd, "option '%s' given twice", a), -1;
+        if (nseen < (int)(sizeof seen / sizeof seen[0])) seen[nseen++] = a;
         const char *v = argv[++i];
         int64_t x;
         if (!strcmp(name, "model")) o->model = v;
@@ -99,6 +124,12 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
         else if (!strcmp(name, "inputs")) o->inputs = v;
         else if (!strcmp(name, "json")) o->json = v;
         else if (!strcmp(name, "arch")) o->arch = v;
+        else if (!strcmp(name, "header-names")) {
+            extern int cli_header_names_ignore;
+            if (!strcmp(v, "match")) cli_header_names_ignore = 0;
+            else if (!strcmp(v, "ignore")) cli_header_names_ignore = 1;
+            else return cli_fail(cmd, "--header-names '%s': expected match or ignore", v), -1;
+        }
         else if (!strcmp(name, "device")) {
             if (cli_parse_device(v, cmd, o)) return -1;
         } else if (!strcmp(name, "precision")) {
@@ -112,7 +143,9 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
             else if (!strcmp(v, "cublas")) o->strategy = DDX_CUDA_STRATEGY_CUBLAS;
             else return cli_fail(cmd, "--strategy '%s': expected auto, fused or cublas", v), -1;
         } else if (!strcmp(name, "n")) {
-            if (parse_int64(v, 1, (int64_t)1 << 36, &x)) return cli_fail(cmd, "--n '%s': expected a positive count", v), -1;
+            if (parse_int64(v, 1, (int64_t)1 << 36, &x))
+                return cli_fail(cmd, "--n '%s': expected a whole number of points from 1 to 2^36 = 68719476736 "
+                                "(digits or B^E)", v), -1;
             o->n = x;
         } else if (!strcmp(name, "repeat")) {
             if (parse_int64(v, 1, 10000, &x)) return cli_fail(cmd, "--repeat '%s': expected 1..10000", v), -1;
@@ -125,7 +158,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
             o->rows = (int)x;
         } else if (!strcmp(name, "threads")) {
             if (parse_int64(v, 1, 1024, &x)) return cli_fail(cmd, "--threads '%s': expected 1..1024", v), -1;
-            o->threads = (int)x;
+            o->threads = cli_cap_threads(cmd, (int)x);
         } else if (!strcmp(name, "tile")) {
             if (parse_int64(v, 1, 1 << 16, &x)) return cli_fail(cmd, "--tile '%s': expected 1..65536", v), -1;
             o->tile = (int)x;

@@ -30,6 +30,11 @@ int cmd_demo(int argc, char **argv) {
     int rc = 1;
     const int d = 2, K = job.cols.n;
     const size_t es = o.precision == DDX_F32 ? 4 : 8;
+    /* f64 staging copy of the points + points and outputs in --precision */
+    if (cli_check_memory("demo", o.n, d + (int)((d * 8 + es - 1) / es), K, es, "demo")) {
+        cli_job_free(&job);
+        return 1;
+    }
     double *ptsd = malloc(sizeof(double) * (size_t)o.n * d);
     void *pts = malloc(es * (size_t)o.n * d), *out = malloc(es * (size_t)o.n * K);
     if (!ptsd || !pts || !out) {
@@ -84,11 +89,7 @@ int cmd_demo(int argc, char **argv) {
             vals[s] = o.precision == DDX_F32 ? (double)((float *)out)[i * K + k] : ((double *)out)[i * K + k];
             if (fabs(refs[s]) > scale) scale = fabs(refs[s]);
         }
-        for (int s = 0; s < 8; s++) {
-            double den = fmax(fabs(refs[s]), cli_rel_floor(o.precision) * scale);
-            double e = den > 0 ? fabs(vals[s] - refs[s]) / den : fabs(vals[s]);
-            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
-        }
+        worst = cli_column_error(refs, vals, 8, 1, o.precision);
         v0 = vals[0];
         r0 = refs[0];
         int order = cli_node_order(job.model.g, job.cols.cols[k]);

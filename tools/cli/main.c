@@ -26,6 +26,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    ddx_atomic_install_signal_cleanup(); /* a signal leaves no temporary and the old output */
     if (argc < 2) {
         usage(stderr);
         return 2;
