@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$(mktemp -d /tmp/ddx_compare.XXXXXX)}
+mkdir -p "$OUT"
 
 if [ ! -x build/ddx ]; then
     echo "compare.sh: building ddx (build/)" >&2
