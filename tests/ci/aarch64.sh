@@ -25,8 +25,10 @@ fi
 B=build-aarch64
 # skipped under qemu (minutes there; arch-independent or repeated): the tanh accuracy
 # sweep, the bad-input suite, and the FD suite again per variant (test_mlp_fd runs
-# the dispatched neon kernels; test_cpu_variants compares neon with generic)
-SLOW="^(test_cpu_math|test_bad_input|test_mlp_fd_neon|test_mlp_fd_generic)$"
+# the dispatched neon kernels; test_cpu_variants compares neon with generic), and
+# test_highdim (compiler logic for d up to 4096, the same on every ISA) and
+# test_concurrent_eval (threads under qemu-user take minutes; tsan.sh runs it)
+SLOW="^(test_cpu_math|test_bad_input|test_mlp_fd_neon|test_mlp_fd_generic|test_highdim|test_concurrent_eval)$"
 echo "== aarch64 cross build (qemu-user tests)"
 cmake -S . -B $B -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DDDX_CUDA=OFF \
     -DCMAKE_BUILD_TYPE=Release >/dev/null
