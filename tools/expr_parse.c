@@ -590,32 +590,56 @@ ddx_status ddx_parse_list(ddx_graph *g, const ddx_symtab *syms, const char *text
     return st;
 }
 
-/* besides the unary ops of ddx_ops.def (ddx_unary_op_from_name) */
+/* Function names besides the unary ops of ddx_ops.def. */
 static const char *const known_fns[] = {"swish", "pow", "D", "grad", "hessian", "laplacian", "hessdiag", "op2",
                                         "biharmonic"};
+/* Words of the language that are not functions: a constant, keyword
+ * arguments and their values. */
+static const char *const known_words[] = {"pi", "samples", "seed", "dist", "gaussian", "rademacher"};
+
+static int in_list(const char *const *list, size_t n, const char *b, size_t len) {
+    for (size_t i = 0; i < n; i++)
+        if (strlen(list[i]) == len && strncmp(list[i], b, len) == 0) return 1;
+    return 0;
+}
+
+static int is_function_name(const char *b, size_t len) {
+    char fn[64];
+    if (len < sizeof fn) {
+        memcpy(fn, b, len);
+        fn[len] = 0;
+        if (ddx_unary_op_from_name(fn) >= 0) return 1;
+    }
+    return in_list(known_fns, sizeof known_fns / sizeof known_fns[0], b, len);
+}
+
+/* The next identifier at or after *s (numbers, exponents included, are
+ * skipped): its start and length, *s moved past it; 0 at the end. */
+static int next_identifier(const char **s, const char **b, size_t *len) {
+    while (**s) {
+        if (isdigit((unsigned char)**s) || **s == '.') {
+            while (isalnum((unsigned char)**s) || **s == '.') (*s)++;
+            continue;
+        }
+        if (!is_name_start(**s)) {
+            (*s)++;
+            continue;
+        }
+        *b = *s;
+        while (is_name_char(**s)) (*s)++;
+        *len = (size_t)(*s - *b);
+        return 1;
+    }
+    return 0;
+}
 
 int ddx_expr_unknown_function(const char *text, char *name, size_t cap) {
-    for (const char *s = text; *s;) {
-        if (isdigit((unsigned char)*s) || *s == '.') {
-            while (isalnum((unsigned char)*s) || *s == '.') s++;
-            continue;
-        }
-        if (!is_name_start(*s)) {
-            s++;
-            continue;
-        }
-        const char *b = s;
-        while (is_name_char(*s)) s++;
-        size_t len = (size_t)(s - b);
+    const char *s = text, *b;
+    size_t len;
+    while (next_identifier(&s, &b, &len)) {
         const char *t = s;
         while (isspace((unsigned char)*t)) t++;
-        if (*t != '(') continue;
-        char fn[64];
-        snprintf(fn, sizeof fn, "%.*s", (int)(len < 63 ? len : 63), b);
-        int known = ddx_unary_op_from_name(fn) >= 0;
-        for (size_t i = 0; i < sizeof known_fns / sizeof known_fns[0]; i++)
-            if (strlen(known_fns[i]) == len && strncmp(known_fns[i], b, len) == 0) known = 1;
-        if (known) continue;
+        if (*t != '(' || is_function_name(b, len)) continue;
         if (cap) snprintf(name, cap, "%.*s", (int)(len < 64 ? len : 64), b);
         return 1;
     }
@@ -623,31 +647,12 @@ int ddx_expr_unknown_function(const char *text, char *name, size_t cap) {
 }
 
 int ddx_expr_identifiers(const char *text, char ***names) {
-    static const char *fns[] = {"swish", "pow", "pi", "D", "grad", "hessian", "laplacian",
-                                "hessdiag", "op2", "biharmonic", "samples", "seed", "dist", "gaussian", "rademacher"};
     int n = 0;
     *names = NULL;
-    for (const char *s = text; *s;) {
-        if (isdigit((unsigned char)*s) || *s == '.') { /* skip numbers incl. exponents */
-            while (isalnum((unsigned char)*s) || *s == '.') s++;
-            continue;
-        }
-        if (!is_name_start(*s)) {
-            s++;
-            continue;
-        }
-        const char *b = s;
-        while (is_name_char(*s)) s++;
-        size_t len = (size_t)(s - b);
-        int skip = 0;
-        char word[32];
-        if (len < sizeof word) { /* the unary ops of ddx_ops.def are functions too */
-            memcpy(word, b, len);
-            word[len] = 0;
-            skip = ddx_unary_op_from_name(word) >= 0;
-        }
-        for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-            if (strlen(fns[i]) == len && strncmp(fns[i], b, len) == 0) skip = 1;
+    const char *s = text, *b;
+    size_t len;
+    while (next_identifier(&s, &b, &len)) {
+        int skip = is_function_name(b, len) || in_list(known_words, sizeof known_words / sizeof known_words[0], b, len);
         for (int i = 0; i < n && !skip; i++)
             if (strlen((*names)[i]) == len && strncmp((*names)[i], b, len) == 0) skip = 1;
         if (skip) continue;
