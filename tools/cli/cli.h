@@ -7,6 +7,7 @@
 #include "ddx.h"
 #include "tools/expr_parse.h"
 #include "tools/model_spec.h"
+#include "tools/array_io.h"
 #include "tools/atomic_file.h"
 
 typedef struct cli_opts {
@@ -76,5 +77,11 @@ int cmd_info(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+
+/* --help or -h anywhere: prints help and returns 1 (cli_eval.c). */
+int cli_wants_help(int argc, char **argv, const char *help);
+/* Reads a points file and checks it against the model's inputs: column count,
+ * CSV header names (cli_eval.c). */
+int cli_read_points(const char *cmd, const char *path, const ddx_graph *g, ddx_array *pts);
 
 #endif

@@ -13,8 +13,6 @@
 #include "tools/cli/cli.h"
 #include "kernels/cpu/cpu_kernels.h"
 
-int cli_wants_help(int argc, char **argv, const char *help);
-int cli_read_points(const char *cmd, const char *path, const ddx_graph *g, ddx_array *pts);
 
 static const char *HELP =
     "usage: ddx bench --model SPEC --derivs LIST [--n N] [--points IN] [--device auto|cpu|cuda]\n"

@@ -10,8 +10,6 @@
 #include "tools/cli/cli.h"
 #include "tools/fd_reference.h"
 
-int cli_wants_help(int argc, char **argv, const char *help);
-int cli_read_points(const char *cmd, const char *path, const ddx_graph *g, ddx_array *pts);
 
 static const char *HELP =
     "usage: ddx check --model SPEC --derivs LIST --points IN [--precision f32|f64] [--rows N]\n"

@@ -9,7 +9,6 @@
 #include "tools/cli/cli.h"
 #include "tools/fd_reference.h"
 
-int cli_wants_help(int argc, char **argv, const char *help);
 
 static const char *HELP =
     "usage: ddx demo [--n N] [--device auto|cpu|cuda] [--precision f32|f64] [--repeat R]\n"

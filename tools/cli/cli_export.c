@@ -2,7 +2,6 @@
  * JAX or anyone else to load (the anchors in bench/ use it). */
 #include "tools/cli/cli.h"
 
-int cli_wants_help(int argc, char **argv, const char *help);
 
 static const char *HELP =
     "usage: ddx export --model mlp:SPEC --out DIR [--inputs t,x]\n"

@@ -5,7 +5,6 @@
 #include "tools/cli/cli.h"
 #include "kernels/cpu/cpu_kernels.h"
 
-int cli_wants_help(int argc, char **argv, const char *help);
 
 static const char *HELP =
     "usage: ddx info --model SPEC --derivs LIST [--inputs t,x] [--device auto|cpu|cuda]\n"
