@@ -404,6 +404,25 @@ static PyObject *mod_tolerance(PyObject *self, PyObject *args) {
     return Py_BuildValue("dd", ddx_check_tolerance(p, order), ddx_check_rel_floor(p));
 }
 
+/* column_error(ref, got, f64): the CLI's error rule (ddx_check_column_error)
+ * over two C-contiguous float64 buffers of the same length. */
+static PyObject *mod_column_error(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer rb, gb;
+    int f64;
+    if (!PyArg_ParseTuple(args, "y*y*p:column_error", &rb, &gb, &f64)) return NULL;
+    PyObject *ret = NULL;
+    if (rb.len != gb.len || rb.len % (Py_ssize_t)sizeof(double))
+        PyErr_SetString(PyExc_ValueError, "column_error: ref and got must be float64 buffers of one length");
+    else
+        ret = PyFloat_FromDouble(ddx_check_column_error((const double *)rb.buf, (const double *)gb.buf,
+                                                        (int64_t)(rb.len / (Py_ssize_t)sizeof(double)), 1,
+                                                        f64 ? DDX_F64 : DDX_F32));
+    PyBuffer_Release(&rb);
+    PyBuffer_Release(&gb);
+    return ret;
+}
+
 static PyObject *mod_gemm_gflops(PyObject *self, PyObject *args) {
     (void)self;
     int f64;
@@ -419,6 +438,7 @@ static PyMethodDef module_methods[] = {
     {"compile", mod_compile, METH_VARARGS, "compile(model, derivs, inputs, f64, device, threads, tile)"},
     {"set_error_classes", set_error_classes, METH_O, "install the exception class per ddx_status"},
     {"tolerance", mod_tolerance, METH_VARARGS, "(tolerance, rel_floor) of ddx check for (f64, order)"},
+    {"column_error", mod_column_error, METH_VARARGS, "worst error of a column by ddx check's rule"},
     {"gemm_gflops", mod_gemm_gflops, METH_VARARGS, "calibration GEMM rate of this CPU"},
     {NULL, NULL, 0, NULL},
 };

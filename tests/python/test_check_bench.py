@@ -39,3 +39,12 @@ def test_bench_dict():
     assert r["points_per_s"] > 0 and r["gflops"] > 0 and r["device"] == "cpu"
     with pytest.raises(ddx.InvalidArgumentError):
         ddx.bench(ddx.compile("expr:x", "u"), "u")
+
+
+def test_check_derivative_that_vanishes():
+    # d/dx tanh(x) at x = 20 is 1.7e-17 and its FD reference exactly 0: judged
+    # absolutely against the column scale (the CLI's rule), not as a 1e283 error
+    pts = np.array([[20.0], [19.0], [-20.0]])
+    for prec in ("float32", "float64"):
+        r = ddx.check("expr:tanh(x)", "u,u_x", pts, precision=prec)
+        assert r["ok"], r
