@@ -197,7 +197,7 @@ ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_
     if (opt) o = *opt;
     jet_program *jp = NULL;
     char err[1024] = "";
-    ddx_status st = jet_program_build(g, outputs, n_outputs, &jp, err, sizeof err);
+    ddx_status st = jet_program_build_ex(g, outputs, n_outputs, o.uncollapsed ? NEEDS_UNCOLLAPSED : 0, &jp, err, sizeof err);
     if (st == DDX_OK) st = cuda->offline_report(jp, &o, arch, buf, cap, err, sizeof err);
     jet_program_free(jp);
     if (st != DDX_OK) ddx_graph_fail(g, st, "cuda report: %s", err);
