@@ -192,6 +192,7 @@ static void test_mlp_vs_uncollapsed_and_fd(void **state) {
 /* Channels with labels and other operators, each vs the uncollapsed
  * program: d_x1 Delta u ("lap x1"), Delta u_x2 (a Laplacian of a grad),
  * the Hessian entry d_x1 d_x3 Delta u, op2(op2(u)) (pairs of a general A),
+ * Delta^3 (p = 3),
  * and the fallbacks: laplacian(op2(u)) and a Laplacian over {x1, x2} of the
  * full Laplacian (two operators: the outer one spelled with grads). */
 static void test_labels_and_operators(void **state) {
@@ -204,25 +205,26 @@ static void test_labels_and_operators(void **state) {
     double A[9] = {2, 0.5, 0, 0.5, 1, -0.3, 0, -0.3, 1.5};
     ddx_node sub[2] = {x1, x2};
     ddx_node lap = ddx_laplacian(g, y), op = ddx_operator2(g, y, A, NULL, 0);
-    ddx_node outs[7] = {ddx_grad(g, lap, x1),
+    ddx_node outs[8] = {ddx_grad(g, lap, x1),
                         ddx_laplacian(g, ddx_grad(g, y, x2)),
                         ddx_grad(g, ddx_grad(g, lap, x1), x3),
                         ddx_operator2(g, op, A, NULL, 0),
                         ddx_laplacian(g, op),
                         ddx_laplacian_over(g, lap, sub, 2),
-                        ddx_laplacian(g, lap)};
+                        ddx_laplacian(g, lap),
+                        ddx_laplacian(g, ddx_laplacian(g, lap))}; /* Delta^3: p = 3 multinomials */
     assert_graph_ok(g);
-    double *pts = points(np, d, 5, -1, 1), c[7 * 3], r[7 * 3], f[7 * 3];
-    eval_opt(g, outs, 7, DDX_F64, 0, pts, np, c);
-    eval_opt(g, outs, 7, DDX_F64, 1, pts, np, r);
-    eval_opt(g, outs, 7, DDX_F32, 0, pts, np, f);
+    double *pts = points(np, d, 5, -1, 1), c[8 * 3], r[8 * 3], f[8 * 3];
+    eval_opt(g, outs, 8, DDX_F64, 0, pts, np, c);
+    eval_opt(g, outs, 8, DDX_F64, 1, pts, np, r);
+    eval_opt(g, outs, 8, DDX_F32, 0, pts, np, f);
     for (int q = 0; q < np; q++)
-        for (int k = 0; k < 7; k++) {
+        for (int k = 0; k < 8; k++) {
             char what[64];
             snprintf(what, sizeof what, "output %d collapsed vs uncollapsed f64", k);
-            expect_close(c[q * 7 + k], r[q * 7 + k], 1e-11, what, d, q);
+            expect_close(c[q * 8 + k], r[q * 8 + k], 1e-11, what, d, q);
             snprintf(what, sizeof what, "output %d collapsed f32 vs f64", k);
-            expect_close(f[q * 7 + k], r[q * 7 + k], 2e-3, what, d, q);
+            expect_close(f[q * 8 + k], r[q * 8 + k], 2e-3, what, d, q);
         }
     /* one FD check of a labelled channel: d_x1 Delta y */
     ddx_node l1 = ddx_add(g, ddx_add(g, ddx_grad(g, ddx_grad(g, ddx_grad(g, y, x1), x1), x1),
