@@ -20,7 +20,7 @@ enum {
     CASE_MIXED,     /* a dense layer reading a subset of its input's channels */
     CASE_RESNET,    /* residual blocks: wide elementwise add */
     CASE_SHARED,    /* a layer output read twice: unfused tanh * sigmoid */
-    CASE_W1_SMALL,  /* 2-16-16-1 tanh, u and all partials to order 4, plus collapsed Laplacians */
+    CASE_W1_SMALL,  /* 2-16-16-1 tanh, u and all partials to order 4, plus collapsed Laplacians and a biharmonic */
     CASE_MISC,      /* vector output, linear layers, exp/log/sqrt/cos/powi/pow/neg/div */
     CASE_DEEP,      /* 3-128-128-1 tanh, all partials to order 3: 20 channels */
     CASE_COUNT,
@@ -225,6 +225,8 @@ static void cuda_case_build(int which, cuda_case *c) {
          * alone (lap(x), next to xx) and over both inputs, of u * u */
         cc_out(c, ddx_laplacian_over(g, u, &x[1], 1), 2);
         cc_out(c, ddx_laplacian(g, ddx_mul(g, u, u)), 2);
+        /* the collapsed biharmonic (Delta^2, lap x, lap y channels) of u * u */
+        cc_out(c, ddx_laplacian(g, ddx_laplacian(g, ddx_mul(g, u, u))), 4);
         break;
     }
     case CASE_MISC: {

@@ -109,8 +109,9 @@ typedef struct jet_program {
 /* Analyses and lowers; on failure returns non-OK with a message in err. */
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap);
-/* const_jet = 1: dense layers over the inputs get cjet (backends that run it: CPU) */
-ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
+/* flags (needs.h): NEEDS_CONST_JET: dense layers over the inputs get cjet
+ * (backends that run it: CPU); NEEDS_UNCOLLAPSED: no collapsed channels */
+ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int flags,
                                 jet_program **out, char *err, size_t errcap);
 void jet_program_free(jet_program *p);
 

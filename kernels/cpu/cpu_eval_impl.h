@@ -68,6 +68,16 @@ static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_pro
             case 2:
                 for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i];
                 break;
+            case 3: { /* 3 and 4 factors: the collapsed biharmonic has thousands of such terms */
+                const REAL *f2 = z + ft->f[2] * zs;
+                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i] * f2[i];
+                break;
+            }
+            case 4: {
+                const REAL *f2 = z + ft->f[2] * zs, *f3 = z + ft->f[3] * zs;
+                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i] * f2[i] * f3[i];
+                break;
+            }
             default: {
                 const REAL *fr[DDX_MAX_ORDER];
                 for (int j = 0; j < ft->nf; j++) fr[j] = z + ft->f[j] * zs;

@@ -122,7 +122,7 @@ static int cmp_double(const void *a, const void *b) {
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv, HELP)) return 0;
     cli_opts o;
-    if (cli_parse(argc, argv, "bench", "model derivs n points inputs device precision strategy repeat json threads tile check-rows header-names",
+    if (cli_parse(argc, argv, "bench", "model derivs n points inputs device precision strategy repeat json threads tile check-rows header-names collapse",
                   &o))
         return 2;
     /* a bad --json path must not cost the whole benchmark */

@@ -20,7 +20,7 @@ static void usage(FILE *f) {
             "models:  expr:log(x+2)   expr:sin(t)*exp(-x^2)   mlp:2-64-64-64-64-1:tanh[:seed=N]\n"
             "derivs:  u,u_x,u_xx,u_tx  D(u,x1,x1)  grad(u)  hessian(u)  laplacian(u)\n"
             "         u_t + u*u_x - 0.01*u_xx   (arithmetic: one column, fused)\n"
-            "         hessdiag(u)  op2(u, a11,..,add)  biharmonic(u)   (any number of inputs)\n"
+            "         hessdiag(u)  op2(u, a11,..,add)  biharmonic(u)   (any number of inputs; collapsed channels)\n"
             "         laplacian(u, samples=16, seed=1[, dist=gaussian])   (stochastic, STDE; also op2, biharmonic)\n",
             ddx_version());
 }
