@@ -62,7 +62,7 @@ static void set_int(const char *name, long long v) {
 static void mock_geometry(cuda_case *c, ddx_precision prec) {
     jet_program *jp = NULL;
     char err[256];
-    assert_int_equal(jet_program_build(c->g, c->outs, c->nouts, &jp, err, sizeof err), DDX_OK);
+    assert_int_equal(jet_program_build_ex(c->g, c->outs, c->nouts, 1, &jp, err, sizeof err), DDX_OK); /* as ddx_compile */
     cuda_wide_plan wp;
     assert_int_equal(cuda_wide_plan_build(jp, prec, &wp, err, sizeof err), DDX_OK);
     set_int("DDX_MOCK_D", c->d);

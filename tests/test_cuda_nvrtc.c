@@ -110,6 +110,43 @@ static void test_forced_strategies(void **state) {
         }
 }
 
+/* Issue 16 at d = 100: exact Laplacians (102 channels) compile for sm_90.
+ * The first layer over the inputs runs with a constant jet (only its value
+ * channel is a GEMM), so the inputs carry their value alone: the 100-16-16-1
+ * program takes the fused path in f32 and f64, and mlp:100-128-128-1 (W5's
+ * d = 100 shape, too wide to fuse at 102 channels) the cuBLAS path with a
+ * source under 60 KB (86 KB and 46512 jet rows per point when the inputs
+ * carried all 102 channels). */
+static void test_d100_laplacian(void **state) {
+    (void)state;
+    char buf[4096], err[1024];
+    for (int prec = 0; prec < 2; prec++) {
+        ddx_status st = report(CASE_D100_LAP, (ddx_precision)prec, DDX_STRATEGY_AUTO, "sm_90", buf, sizeof buf, err,
+                               sizeof err);
+        if (st) fail_msg("d100 Laplacian %s: %s", prec ? "f64" : "f32", err);
+        printf("d100lap %s sm_90:\n%s", prec ? "f64" : "f32", buf);
+        assert_non_null(strstr(buf, "strategy: fused"));
+    }
+    ddx_graph *g = ddx_graph_create();
+    ddx_node x[100];
+    cc_inputs(g, 100, x);
+    const int w[2] = {128, 128};
+    const ddx_unary_op a[2] = {DDX_TANH, DDX_TANH};
+    ddx_node lap = ddx_laplacian(g, cc_mlp(g, x, 100, w, 2, a, 17));
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    ddx_status st = ddx_cuda_compile_report(g, &lap, 1, &o, "sm_90", buf, sizeof buf);
+    if (st) fail_msg("mlp:100-128-128-1 Laplacian: %s", ddx_graph_error(g));
+    printf("mlp:100-128-128-1:tanh laplacian f32 sm_90:\n%s", buf);
+    assert_non_null(strstr(buf, "strategy: cublas"));
+    assert_true(report_int(buf, "generated source ") < 60000);
+    const char *rows = strstr(buf, " jet rows per point");
+    assert_non_null(rows);
+    while (rows > buf && rows[-1] >= '0' && rows[-1] <= '9') rows--;
+    assert_true(atoi(rows) < 30000); /* jet rows per point: 2 x 128 x 102 + a few */
+    ddx_graph_free(g);
+}
+
 /* Disk cache: a second build after emptying the memory cache reads the
  * file; an unusable cache folder warns and goes on. */
 static void test_kernel_cache(void **state) {
@@ -379,6 +416,7 @@ int main(void) {
         cmocka_unit_test(test_no_driver),    cmocka_unit_test(test_compile_error),
         cmocka_unit_test(test_kernel_cache), cmocka_unit_test(test_kernel_cache_integrity), cmocka_unit_test(test_w1_no_spills),
         cmocka_unit_test(test_forced_strategies), cmocka_unit_test(test_compile_all_programs),
+        cmocka_unit_test(test_d100_laplacian),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

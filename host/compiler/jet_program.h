@@ -109,7 +109,7 @@ typedef struct jet_program {
 /* Analyses and lowers; on failure returns non-OK with a message in err. */
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap);
-/* const_jet = 1: dense layers over the inputs get cjet (backends that run it: CPU) */
+/* const_jet = 1: dense layers over the inputs get cjet (backends that run it: CPU, CUDA) */
 ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
                                 jet_program **out, char *err, size_t errcap);
 void jet_program_free(jet_program *p);

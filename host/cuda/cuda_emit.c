@@ -54,7 +54,9 @@ ddx_status cuda_params_pack(const jet_program *p, ddx_precision prec, int fused,
     out->w_off = calloc((size_t)nd, sizeof(size_t));
     out->b_off = calloc((size_t)nd, sizeof(size_t));
     out->ldw = calloc((size_t)nd, sizeof(int));
-    if (!out->w_off || !out->b_off || !out->ldw) goto oom;
+    out->n_instr = p->n_instr;
+    out->cj_off = calloc((size_t)p->n_instr + 1, sizeof(size_t));
+    if (!out->w_off || !out->b_off || !out->ldw || !out->cj_off) goto oom;
     size_t n = 0;
     for (int d = 0; d < p->n_dense; d++) {
         const jet_dense *w = &p->dense[d];
@@ -64,6 +66,15 @@ ddx_status cuda_params_pack(const jet_program *p, ddx_precision prec, int fused,
         n += round_up((size_t)(fused ? w->in : w->out) * (size_t)ld, 8);
         out->b_off[d] = n;
         n += round_up((size_t)w->out, 8);
+    }
+    /* a dense layer over the inputs: its channels other than the value are
+     * constants (W times the inputs' constant jet, lower.c), read by the kernel */
+    for (int i = 0; i < p->n_instr; i++) {
+        const jet_instr *in = &p->instr[i];
+        out->cj_off[i] = (size_t)-1;
+        if (in->op != JI_DENSE || !in->cjet) continue;
+        out->cj_off[i] = n;
+        n += round_up((size_t)p->dense[in->dense].out * (size_t)p->values[in->dst].nch, 8);
     }
     out->n_reals = n;
     out->data = calloc(n ? n : 1, real_size(prec));
@@ -85,6 +96,15 @@ ddx_status cuda_params_pack(const jet_program *p, ddx_precision prec, int fused,
                 ((float *)out->data)[out->b_off[d] + o] = w->bf[o];
         }
     }
+    for (int i = 0; i < p->n_instr; i++) {
+        if (out->cj_off[i] == (size_t)-1) continue;
+        const jet_instr *in = &p->instr[i];
+        size_t k = (size_t)p->dense[in->dense].out * (size_t)p->values[in->dst].nch;
+        if (prec == DDX_F64)
+            memcpy((double *)out->data + out->cj_off[i], in->cjet, k * sizeof(double));
+        else
+            memcpy((float *)out->data + out->cj_off[i], in->cjetf, k * sizeof(float));
+    }
     return DDX_OK;
 oom:
     cuda_params_free(out);
@@ -97,6 +117,7 @@ void cuda_params_free(cuda_params *prm) {
     free(prm->w_off);
     free(prm->b_off);
     free(prm->ldw);
+    free(prm->cj_off);
     free(prm->data);
     memset(prm, 0, sizeof *prm);
 }
@@ -140,7 +161,7 @@ static int *count_readers(const jet_program *p) {
 static int check_maps(const jet_program *p, char *why, size_t cap) {
     for (int i = 0; i < p->n_instr; i++) {
         const jet_instr *in = &p->instr[i];
-        int nch = p->values[in->dst].nch;
+        int nch = in->cjet ? 1 : p->values[in->dst].nch; /* cjet: only the value is read */
         for (int c = 0; c < nch; c++)
             if ((in->amap && in->amap[c] < 0) || (in->bmap && in->bmap[c] < 0)) {
                 snprintf(why, cap, "instruction %d: channel %d has no source channel", i, c);
@@ -528,6 +549,20 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
     }
     case JI_UNARY: {
         const jet_value *av = &p->values[in->a];
+        if (f->wide && av->nch > 32) {
+            /* many channels (d = 100: a Laplacian's 102, a Hessian diagonal's 201):
+             * z and y live in local memory anyway, so rolled loads and stores
+             * keep the source (and NVRTC's time) small */
+            const char *na = av->width == 1 ? "0" : n, *nd = dv->width == 1 ? "0" : n;
+            sbf(b, "%s{\n%s    real z[%d], y[%d];\n", ind, ind, av->nch, dv->nch);
+            sbf(b, "%s    #pragma unroll 1\n%s    for (int c = 0; c < %d; c++) z[c] = w[(long long)(%lld + %s * %d + c) * ld];\n",
+                ind, ind, av->nch, (long long)f->off[in->a], na, av->nch);
+            sbf(b, "%s    ep%d::apply(z, y);\n", ind, i);
+            sbf(b, "%s    #pragma unroll 1\n%s    for (int c = 0; c < %d; c++) w[(long long)(%lld + %s * %d + c) * ld] = y[c];\n",
+                ind, ind, dv->nch, (long long)f->off[in->dst], nd, dv->nch);
+            sbf(b, "%s}\n", ind);
+            break;
+        }
         sbf(b, "%s{\n%s    real z[%d], y[%d];\n", ind, ind, av->nch, dv->nch);
         for (int c = 0; c < av->nch; c++) {
             row(a, sizeof a, f, p, in->a, n, c);
@@ -590,7 +625,7 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
     for (int i = 0; i < p->n_instr; i++) {
         const jet_instr *in = &p->instr[i];
         if (in->op == JI_UNARY) emit_epilogue(&b, p, i);
-        if (in->op == JI_DENSE && !in->amap_identity) emit_map(&b, p, i);
+        if (in->op == JI_DENSE && !in->amap_identity && !in->cjet) emit_map(&b, p, i);
     }
     sbf(&b, "\n/* %d points x %d threads per block, %zu bytes of shared memory:\n"
             " * %lld jet rows of %d points, W^T staging %d, bias %d reals */\n",
@@ -624,7 +659,7 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
                 snprintf(ep, sizeof ep, "ep%d", i + 1);
             else
                 snprintf(ep, sizeof ep, "ddx_ep_copy<%d>", dv->nch);
-            if (in->amap_identity)
+            if (in->amap_identity || in->cjet) /* cjet: channel 0 only, the value */
                 snprintf(map, sizeof map, "ddx_idmap");
             else
                 snprintf(map, sizeof map, "map%d", i);
@@ -632,11 +667,15 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
                 sbf(&b, "    /* + %d: %s as the GEMM epilogue -> value %d */\n", i + 1, op_name(&p->instr[i + 1]), y);
             sbf(&b, "    /* tile %d neurons x %d points x %d channels per thread, %d tasks%s */\n", t->tm, t->tn,
                 dv->nch, t->tasks, t->inplace ? ", in place" : "");
-            sbf(&b, "    ddx_dense_layer<real, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s, %s>(\n", w->in, w->out,
-                t->outp, p->values[in->a].nch, dv->nch, p->values[y].nch, t->tm, t->tn, P, NT, t->kc, map, ep);
-            sbf(&b, "        ws + %lld, ws + %lld, prm + %zu, prm + %zu, wsh, bsh, tid);\n",
+            if (in->cjet) sbf(&b, "    /* over the inputs: value channel by GEMM, %d constant channels */\n", dv->nch - 1);
+            sbf(&b, "    ddx_dense_layer<real, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s, %s>(\n", w->in, w->out,
+                t->outp, p->values[in->a].nch, dv->nch, p->values[y].nch, t->tm, t->tn, P, NT, t->kc,
+                in->cjet ? 1 : 0, map, ep);
+            char cj[48] = "(const real *)0";
+            if (in->cjet) snprintf(cj, sizeof cj, "prm + %zu", prm->cj_off[i]);
+            sbf(&b, "        ws + %lld, ws + %lld, prm + %zu, prm + %zu, %s, wsh, bsh, tid);\n",
                 (long long)(pl->off[in->a] * P), (long long)(pl->off[y] * P), prm->w_off[in->dense],
-                prm->b_off[in->dense]);
+                prm->b_off[in->dense], cj);
             any = mixed = 1;
             if (fused) i++;
             continue;
@@ -763,6 +802,13 @@ char *cuda_emit_wide(const jet_program *p, const cuda_wide_plan *pl, const cuda_
             sbf(&b, "    /* bias of dense instruction %d */\n", i);
             sbf(&b, "    for (int n = 0; n < %d; n++) w[(long long)(%lld + n * %d) * ld] += prm[%zu + n];\n", dv->width,
                 (long long)off[in->dst], dv->nch, prm->b_off[in->dense]);
+            if (in->cjet) { /* the GEMM wrote the value channel only; the rest are constants */
+                sbf(&b, "    /* its %d constant channels (W times the inputs' constant jet) */\n", dv->nch - 1);
+                sbf(&b, "    #pragma unroll 1\n    for (int q = 0; q < %d; q++) {\n", dv->width * (dv->nch - 1));
+                sbf(&b, "        const int n = q / %d, c = 1 + q %% %d;\n", dv->nch - 1, dv->nch - 1);
+                sbf(&b, "        w[(long long)(%lld + n * %d + c) * ld] = prm[%zu + n * %d + c];\n    }\n",
+                    (long long)off[in->dst], dv->nch, prm->cj_off[i], dv->nch);
+            }
         }
         for (int i = pl->seg_first[s]; i < pl->seg_end[s]; i++) {
             const jet_instr *in = &p->instr[i];
@@ -799,6 +845,12 @@ int cuda_wide_gemms(const jet_program *p, const cuda_params *prm, int instr, int
     const jet_instr *in = &p->instr[instr];
     const jet_value *dv = &p->values[in->dst], *av = &p->values[in->a];
     const jet_dense *w = &p->dense[in->dense];
+    if (in->cjet) { /* over the inputs: the value channel only (the segment writes the constants) */
+        if (cap < 1) return 0;
+        out[0] = (cuda_gemm){(int)np, w->out, w->in, (av->offset + in->amap[0]) * ld, dv->offset * ld,
+                             (int)(av->nch * ld), (int)(dv->nch * ld), prm->w_off[in->dense], prm->ldw[in->dense]};
+        return 1;
+    }
     if (in->amap_identity && np == ld) {
         if (cap < 1) return 0;
         /* the whole jet in one GEMM: columns = channels x points */

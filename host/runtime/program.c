@@ -124,8 +124,9 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
         return DDX_ERR_OUT_OF_MEMORY;
     }
     char err[512] = "";
-    /* the CPU runs dense layers over the inputs with a constant jet (lower.c) */
-    st = jet_program_build_ex(g, outputs, n_outputs, strcmp(be->name, "cpu") == 0, &p->jp, err, sizeof err);
+    /* the CPU and CUDA run dense layers over the inputs with a constant jet (lower.c) */
+    st = jet_program_build_ex(g, outputs, n_outputs, strcmp(be->name, "cpu") == 0 || strcmp(be->name, "cuda") == 0,
+                              &p->jp, err, sizeof err);
     if (st == DDX_OK) st = be->prepare(p->jp, &o, &p->state, err, sizeof err);
     if (st != DDX_OK) {
         ddx_graph_fail(g, st, "compile: %s", err);
@@ -195,7 +196,7 @@ ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_
     if (opt) o = *opt;
     jet_program *jp = NULL;
     char err[1024] = "";
-    ddx_status st = jet_program_build(g, outputs, n_outputs, &jp, err, sizeof err);
+    ddx_status st = jet_program_build_ex(g, outputs, n_outputs, 1, &jp, err, sizeof err); /* as ddx_compile for CUDA */
     if (st == DDX_OK) st = cuda->offline_report(jp, &o, arch, buf, cap, err, sizeof err);
     jet_program_free(jp);
     if (st != DDX_OK) ddx_graph_fail(g, st, "cuda report: %s", err);
