@@ -603,6 +603,61 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
     }
 }
 
+/* Runs of one-channel instructions that differ only by a counter, rolled
+ * into one loop: the inputs (value channel only, with the constant-jet first
+ * layer) and the concat that gathers them, d of each. Straight-line, d = 1000
+ * made NVRTC spend most of its time on them. Returns the run length at i
+ * (< end), 0 when instruction i starts none. */
+#define ROLL_MIN 8
+static int roll_run(const jet_program *p, const int64_t *off, int i, int end) {
+    const jet_instr *a = &p->instr[i];
+    if (p->values[a->dst].nch != 1 || off[a->dst] < 0 || (a->op == JI_COPY && (a->amap[0] != 0 || off[a->a] < 0)))
+        return 0;
+    int k = 1;
+    if (a->op == JI_INPUT && !a->n_seed && p->values[a->dst].width == 1) {
+        while (i + k < end) {
+            const jet_instr *b = &p->instr[i + k];
+            if (b->op != JI_INPUT || b->n_seed || p->values[b->dst].nch != 1 || p->values[b->dst].width != 1 ||
+                b->input != a->input + k || off[b->dst] != off[a->dst] + k)
+                break;
+            k++;
+        }
+    } else if (a->op == JI_COPY && p->values[a->a].nch == 1 && p->values[a->a].width == 1 && a->an == 0) {
+        while (i + k < end) {
+            const jet_instr *b = &p->instr[i + k];
+            if (b->op != JI_COPY || b->dst != a->dst || b->dn != a->dn + k || b->an != 0 || b->amap[0] != 0 ||
+                p->values[b->a].nch != 1 || p->values[b->a].width != 1 || off[b->a] != off[a->a] + k)
+                break;
+            k++;
+        }
+    } else
+        return 0;
+    return k >= ROLL_MIN ? k : 0;
+}
+
+/* The loop of a run of k instructions from i (roll_run); fused rows are
+ * scaled by P, wide rows by ld. */
+static void emit_run(sb *b, const jet_program *p, const rowfmt *f, int i, int k, const char *ind) {
+    const jet_instr *a = &p->instr[i];
+    const int64_t r0 = f->off[a->dst] + (a->op == JI_COPY ? a->dn : 0);
+    sbf(b, "%s/* %d..%d: %s, rolled */\n", ind, i, i + k - 1, a->op == JI_INPUT ? "inputs" : "copies");
+    sbf(b, "%s#pragma unroll 1\n%sfor (int k = 0; k < %d; k++)\n", ind, ind, k);
+    if (a->op == JI_INPUT) {
+        if (f->wide)
+            sbf(b, "%s    w[(long long)(%lld + k) * ld] = pts[p * %d + %d + k];\n", ind, (long long)r0, p->d, a->input);
+        else
+            sbf(b, "%s    ws[(%lld + k) * %d + p] = p < np ? pts[(p0 + p) * %d + %d + k] : (real)0;\n", ind,
+                (long long)r0, f->P, p->d, a->input);
+    } else {
+        if (f->wide)
+            sbf(b, "%s    w[(long long)(%lld + k) * ld] = w[(long long)(%lld + k) * ld];\n", ind, (long long)r0,
+                (long long)f->off[a->a]);
+        else
+            sbf(b, "%s    ws[(%lld + k) * %d + p] = ws[(%lld + k) * %d + p];\n", ind, (long long)r0, f->P,
+                (long long)f->off[a->a], f->P);
+    }
+}
+
 static const char *op_name(const jet_instr *in) {
     static const char *names[] = {"input", "const", "dense", "unary", "add", "sub", "mul", "copy"};
     return in->op == JI_UNARY ? uop_name(in->uop) : names[in->op];
@@ -684,6 +739,15 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
         if (pp ? mixed : any) {
             sbf(&b, "    __syncthreads();\n");
             any = mixed = 0;
+        }
+        const int run = pp ? roll_run(p, pl->off, i, p->n_instr) : 0;
+        if (run) { /* point-private like its members */
+            sbf(&b, "    if (tid < %d) {\n        const int p = tid;\n", P);
+            emit_run(&b, p, &f, i, run, "        ");
+            sbf(&b, "    }\n");
+            any = 1;
+            i += run - 1;
+            continue;
         }
         if (pp) {
             sbf(&b, "    if (tid < %d) {\n        const int p = tid;\n", P);
@@ -813,6 +877,12 @@ char *cuda_emit_wide(const jet_program *p, const cuda_wide_plan *pl, const cuda_
         for (int i = pl->seg_first[s]; i < pl->seg_end[s]; i++) {
             const jet_instr *in = &p->instr[i];
             const jet_value *dv = &p->values[in->dst];
+            const int run = roll_run(p, off, i, pl->seg_end[s]);
+            if (run) {
+                emit_run(&b, p, &f, i, run, "    ");
+                i += run - 1;
+                continue;
+            }
             sbf(&b, "    /* %d: %s -> value %d (node %d), width %d, %d channels */\n", i, op_name(in), in->dst,
                 dv->node, dv->width, dv->nch);
             if (in->op == JI_COPY || dv->width == 1) {
