@@ -400,8 +400,50 @@ static void emit_polys(sb *b, const jet_program *p, ddx_precision prec) {
     }
 }
 
-/* Epilogue functor ep<i> of unary instruction i: y = Faa di Bruno(z). */
-static void emit_epilogue(sb *b, const jet_program *p, int i) {
+/* Shortest run emitted as a loop (roll_run, emit_epilogue). */
+#define ROLL_MIN 8
+
+/* One Faa di Bruno term as an expression: coef * D[k] * z[f0] * ... */
+static void emit_fdb_term(sb *b, const fdb_term *ft) {
+    if (ft->coef != 1.0) {
+        char l[64];
+        lit(l, sizeof l, ft->coef);
+        sbf(b, "%s * ", l);
+    }
+    sbf(b, "D[%d]", ft->k);
+    for (int j = 0; j < ft->nf; j++) sbf(b, " * z[%d]", ft->f[j]);
+}
+
+/* Channel c's single term is D[K] * z[c + delta] (coefficient 1): a
+ * gradient-like channel; *K and *delta set. */
+static int linear_channel(const jet_instr *in, int c, int *K, int *delta) {
+    if (in->term_start[c + 1] - in->term_start[c] != 1) return 0;
+    const fdb_term *ft = &in->fdb[in->term_start[c]];
+    if (ft->coef != 1.0 || ft->nf != 1) return 0;
+    *K = ft->k;
+    *delta = ft->f[0] - c;
+    return 1;
+}
+
+/* Terms t.. equal to coef * D[k] * z[j] * z[j] for consecutive j (a
+ * collapsed operator's sum over the inputs): the run length. */
+static int square_run(const jet_instr *in, int t, int t1) {
+    const fdb_term *a = &in->fdb[t];
+    if (a->nf != 2 || a->f[0] != a->f[1]) return 0;
+    int n = 1;
+    while (t + n < t1) {
+        const fdb_term *x = &in->fdb[t + n];
+        if (x->nf != 2 || x->k != a->k || x->coef != a->coef || x->f[0] != a->f[0] + n || x->f[1] != x->f[0]) break;
+        n++;
+    }
+    return n;
+}
+
+/* Epilogue functor ep<i> of unary instruction i: y = Faa di Bruno(z).
+ * roll (the wide path, many channels: z and y in local memory anyway):
+ * runs of gradient-like channels and of squared terms become loops, in the
+ * same summation order. */
+static void emit_epilogue(sb *b, const jet_program *p, int i, int roll) {
     const jet_instr *in = &p->instr[i];
     const int K = in->kmax, nch = p->values[in->dst].nch;
     const char *poly = "(const real *)0";
@@ -418,19 +460,47 @@ static void emit_epilogue(sb *b, const jet_program *p, int i) {
         sbf(b, "        ddx_unary_derivs<%d>(%d /* %s */, z[0], %s, %s, D);\n", K, in->uop, uop_name(in->uop), l, poly);
     }
     for (int c = 0; c < nch; c++) {
-        sbf(b, "        y[%d] = ", c);
         int t0 = in->term_start[c], t1 = in->term_start[c + 1];
+        int k0, d0, kk, dd, n = 0;
+        if (roll && linear_channel(in, c, &k0, &d0)) {
+            while (c + n < nch && linear_channel(in, c + n, &kk, &dd) && kk == k0 && dd == d0) n++;
+            if (n >= ROLL_MIN) {
+                sbf(b, "        for (int c = %d; c < %d; c++) y[c] = D[%d] * z[c + %d];\n", c, c + n, k0, d0);
+                c += n - 1;
+                continue;
+            }
+        }
+        int runs = 0;
+        for (int t = t0; roll && t < t1; t++) runs |= square_run(in, t, t1) >= ROLL_MIN;
+        if (runs) {
+            /* s accumulates the terms left to right, as the expression would */
+            sbf(b, "        {\n            real s = (real)0;\n");
+            for (int t = t0; t < t1; t++) {
+                int r = square_run(in, t, t1);
+                if (r >= ROLL_MIN) {
+                    const fdb_term *ft = &in->fdb[t];
+                    char l[64] = "";
+                    if (ft->coef != 1.0) {
+                        lit(l, sizeof l, ft->coef);
+                        strcat(l, " * ");
+                    }
+                    sbf(b, "            for (int j = %d; j < %d; j++) s += %sD[%d] * z[j] * z[j];\n", ft->f[0],
+                        ft->f[0] + r, l, ft->k);
+                    t += r - 1;
+                } else {
+                    sbf(b, "            s += ");
+                    emit_fdb_term(b, &in->fdb[t]);
+                    sbf(b, ";\n");
+                }
+            }
+            sbf(b, "            y[%d] = s;\n        }\n", c);
+            continue;
+        }
+        sbf(b, "        y[%d] = ", c);
         if (t0 == t1) sbf(b, "(real)0");
         for (int t = t0; t < t1; t++) {
-            const fdb_term *ft = &in->fdb[t];
             if (t > t0) sbf(b, " + ");
-            if (ft->coef != 1.0) {
-                char l[64];
-                lit(l, sizeof l, ft->coef);
-                sbf(b, "%s * ", l);
-            }
-            sbf(b, "D[%d]", ft->k);
-            for (int j = 0; j < ft->nf; j++) sbf(b, " * z[%d]", ft->f[j]);
+            emit_fdb_term(b, &in->fdb[t]);
         }
         sbf(b, ";\n");
     }
@@ -608,7 +678,6 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
  * layer) and the concat that gathers them, d of each. Straight-line, d = 1000
  * made NVRTC spend most of its time on them. Returns the run length at i
  * (< end), 0 when instruction i starts none. */
-#define ROLL_MIN 8
 static int roll_run(const jet_program *p, const int64_t *off, int i, int end) {
     const jet_instr *a = &p->instr[i];
     if (p->values[a->dst].nch != 1 || off[a->dst] < 0 || (a->op == JI_COPY && (a->amap[0] != 0 || off[a->a] < 0)))
@@ -679,7 +748,7 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
     emit_polys(&b, p, pl->prec);
     for (int i = 0; i < p->n_instr; i++) {
         const jet_instr *in = &p->instr[i];
-        if (in->op == JI_UNARY) emit_epilogue(&b, p, i);
+        if (in->op == JI_UNARY) emit_epilogue(&b, p, i, 0);
         if (in->op == JI_DENSE && !in->amap_identity && !in->cjet) emit_map(&b, p, i);
     }
     sbf(&b, "\n/* %d points x %d threads per block, %zu bytes of shared memory:\n"
@@ -842,7 +911,7 @@ char *cuda_emit_wide(const jet_program *p, const cuda_wide_plan *pl, const cuda_
     sbf(&b, "#include \"ddx_wide.cuh\"\n\n");
     emit_polys(&b, p, pl->prec);
     for (int i = 0; i < p->n_instr; i++)
-        if (p->instr[i].op == JI_UNARY) emit_epilogue(&b, p, i);
+        if (p->instr[i].op == JI_UNARY) emit_epilogue(&b, p, i, p->values[p->instr[i].a].nch > 32);
     int64_t *off = malloc(sizeof(int64_t) * (size_t)(p->n_values + 1));
     if (!off) {
         free(b.s);
