@@ -414,14 +414,18 @@ static void emit_fdb_term(sb *b, const fdb_term *ft) {
     for (int j = 0; j < ft->nf; j++) sbf(b, " * z[%d]", ft->f[j]);
 }
 
-/* Channel c's single term is D[K] * z[c + delta] (coefficient 1): a
- * gradient-like channel; *K and *delta set. */
-static int linear_channel(const jet_instr *in, int c, int *K, int *delta) {
-    if (in->term_start[c + 1] - in->term_start[c] != 1) return 0;
-    const fdb_term *ft = &in->fdb[in->term_start[c]];
-    if (ft->coef != 1.0 || ft->nf != 1) return 0;
-    *K = ft->k;
-    *delta = ft->f[0] - c;
+/* Channel c + 1's terms are channel c's with every z index one higher (the
+ * gradient channels D[1] z[c], a Hessian diagonal's D[1] z[c] + D[2] z[i]^2,
+ * ...): such runs of channels are one loop. */
+static int shifted_channel(const jet_instr *in, int c) {
+    const int t0 = in->term_start[c], n = in->term_start[c + 1] - t0, u0 = in->term_start[c + 1];
+    if (n == 0 || in->term_start[c + 2] - u0 != n) return 0;
+    for (int t = 0; t < n; t++) {
+        const fdb_term *x = &in->fdb[t0 + t], *y = &in->fdb[u0 + t];
+        if (x->coef != y->coef || x->k != y->k || x->nf != y->nf) return 0;
+        for (int j = 0; j < x->nf; j++)
+            if (y->f[j] != x->f[j] + 1) return 0;
+    }
     return 1;
 }
 
@@ -461,14 +465,25 @@ static void emit_epilogue(sb *b, const jet_program *p, int i, int roll) {
     }
     for (int c = 0; c < nch; c++) {
         int t0 = in->term_start[c], t1 = in->term_start[c + 1];
-        int k0, d0, kk, dd, n = 0;
-        if (roll && linear_channel(in, c, &k0, &d0)) {
-            while (c + n < nch && linear_channel(in, c + n, &kk, &dd) && kk == k0 && dd == d0) n++;
-            if (n >= ROLL_MIN) {
-                sbf(b, "        for (int c = %d; c < %d; c++) y[c] = D[%d] * z[c + %d];\n", c, c + n, k0, d0);
-                c += n - 1;
-                continue;
+        int n = 1;
+        while (roll && c + n < nch && shifted_channel(in, c + n - 1)) n++;
+        if (n >= ROLL_MIN) {
+            /* y[c] for c in [c, c + n): channel c's terms with z[f + (c - c0)] */
+            sbf(b, "        for (int c = %d; c < %d; c++) y[c] = ", c, c + n);
+            for (int t = t0; t < t1; t++) {
+                const fdb_term *ft = &in->fdb[t];
+                if (t > t0) sbf(b, " + ");
+                if (ft->coef != 1.0) {
+                    char l[64];
+                    lit(l, sizeof l, ft->coef);
+                    sbf(b, "%s * ", l);
+                }
+                sbf(b, "D[%d]", ft->k);
+                for (int j = 0; j < ft->nf; j++) sbf(b, " * z[c %c %d]", ft->f[j] >= c ? '+' : '-', abs(ft->f[j] - c));
             }
+            sbf(b, ";\n");
+            c += n - 1;
+            continue;
         }
         int runs = 0;
         for (int t = t0; roll && t < t1; t++) runs |= square_run(in, t, t1) >= ROLL_MIN;
