@@ -110,7 +110,7 @@ typedef struct jet_program {
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap);
 /* flags (needs.h): NEEDS_CONST_JET: dense layers over the inputs get cjet
- * (backends that run it: CPU); NEEDS_UNCOLLAPSED: no collapsed channels */
+ * (backends that run it: CPU, CUDA); NEEDS_UNCOLLAPSED: no collapsed channels */
 ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int flags,
                                 jet_program **out, char *err, size_t errcap);
 void jet_program_free(jet_program *p);
