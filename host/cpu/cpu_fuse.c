@@ -10,7 +10,8 @@
  * unary's rows may be the dense input's (the workspace reuses dead rows):
  * the fused kernel packs a strip's whole input before it writes that
  * strip's columns, and writes no other columns. A first layer with a
- * constant input jet (cjet, lower.c) is not a whole-jet GEMM: never fused. */
+ * constant input jet (cjet, lower.c) is not a whole-jet GEMM: never fused;
+ * nor is one over structural zeros (sparsity.c: GEMMs per run of units). */
 static int reads_value(const jet_instr *in, int v) {
     return (in->op != JI_INPUT && in->op != JI_CONST && in->a == v) || in->b == v;
 }
@@ -23,7 +24,7 @@ int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse) {
 #endif
     for (int i = 0; i + 1 < p->n_instr; i++) {
         const jet_instr *d = &p->instr[i], *u = &p->instr[i + 1];
-        if (d->op != JI_DENSE || !d->amap_identity || d->cjet || u->op != JI_UNARY || u->a != d->dst) continue;
+        if (d->op != JI_DENSE || !d->amap_identity || d->cjet || d->sp_group || u->op != JI_UNARY || u->a != d->dst) continue;
         int ok = 1;
         for (int j = i + 2; j < p->n_instr && ok; j++) ok = !reads_value(&p->instr[j], d->dst);
         for (int k = 0; k < p->n_outputs && ok; k++) ok = p->outputs[k].value != d->dst;

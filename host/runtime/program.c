@@ -246,6 +246,7 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         p->opt.precision == DDX_F32 ? "f32" : "f64");
     ddx_sbf(&sb, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
     ddx_sbf(&sb, "useful FLOPs per point: %.0f\n", jp->flops);
+    if (jp->sparsity[0]) ddx_sbf(&sb, "%s\n", jp->sparsity);
     for (int k = 0; k < jp->n_dirsets; k++) { /* stochastic estimators: which directions */
         const ddx_dirset *ds = &jp->dirsets[k];
         ddx_sbf(&sb, "random directions v%d..v%d: %d %s%s, seed %llu (STDE estimator)\n", ds->first,
