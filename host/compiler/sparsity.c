@@ -41,7 +41,7 @@ static int term_active(const fdb_term *t, const u8 *nza, int anch, int n) {
 
 /* The per-neuron tables of a unary whose operand has pattern nza; *nz_out:
  * the unary's own pattern (NULL when the sparse form does not pay). */
-static int sparse_unary(const jet_program *p, jet_instr *u, const u8 *nza, u8 **nz_out) {
+static int sparse_unary(jet_program *p, jet_instr *u, const u8 *nza, u8 **nz_out) {
     const jet_value *dv = &p->values[u->dst], *av = &p->values[u->a];
     const int W = dv->width, nch = dv->nch, anch = av->nch;
     *nz_out = NULL;
@@ -78,6 +78,11 @@ static int sparse_unary(const jet_program *p, jet_instr *u, const u8 *nza, u8 **
     }
     u->sp_nstart[W] = e;
     u->sp_tstart[e] = k;
+    /* FLOPs: only the terms that run */
+    double full = 0, kept = 0;
+    for (int t = 0; t < u->term_start[nch]; t++) full += u->fdb[t].nf + 2;
+    for (int t = 0; t < k; t++) kept += u->fdb[u->sp_term[t]].nf + 2;
+    p->flops += kept - full * W;
     *nz_out = nz;
     return 0;
 }
@@ -85,7 +90,7 @@ static int sparse_unary(const jet_program *p, jet_instr *u, const u8 *nza, u8 **
 /* Groups and runs of a dense layer over an operand with pattern nza;
  * *used = 0 when the sparse form does not pay (too much work or too many
  * GEMMs). */
-static int sparse_dense(const jet_program *p, jet_instr *in, const u8 *nza, int *used) {
+static int sparse_dense(jet_program *p, jet_instr *in, const u8 *nza, int *used) {
     const jet_value *dv = &p->values[in->dst], *av = &p->values[in->a];
     const int K = av->width, nch = dv->nch, anch = av->nch;
     *used = 0;
@@ -124,6 +129,7 @@ static int sparse_dense(const jet_program *p, jet_instr *in, const u8 *nza, int 
         free(run), free(grp);
         return 0;
     }
+    p->flops += 2.0 * dv->width * (work - (double)nch * K);
     in->sp_ngroups = ng;
     in->sp_group = grp;
     in->sp_run = run;

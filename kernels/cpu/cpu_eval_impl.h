@@ -176,9 +176,62 @@ static inline __attribute__((always_inline)) void FN(dense_unary_)(const jet_pro
     }
 }
 
+/* The same for a dense layer over structural zeros (sparsity.c) + its
+ * activation: per strip of NB points only the non-zero rows are packed (per
+ * channel its runs of units: a few rows instead of K), then per block of MR
+ * neurons one small GEMM per (channel, run) into zb and the epilogue; the
+ * sums are those of run_dense_sparse_ (same kernel, same order). */
+static void FN(dense_sparse_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
+                                    REAL *scratch, int P, int np) {
+    enum { NB = NB_SFX_, MR = DDX_MR };
+    const jet_dense *w = &p->dense[in->dense];
+    const jet_value *av = &p->values[in->a], *dv = &p->values[in->dst], *yv = &p->values[un->dst];
+    const int nch = dv->nch, K = w->in, M = w->out;
+    const int64_t ldb = (int64_t)av->nch * P;
+    const int *grp = in->sp_group, *run = in->sp_run, ng = in->sp_ngroups;
+    size_t packlen = 0;
+    for (int q = 0; q < ng; q++)
+        for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++) packlen += (size_t)grp[4 * q + 2] * (run[2 * r + 1] - run[2 * r]);
+    REAL *pack = scratch, *zb = scratch + packlen * NB;
+    const REAL *B = ws + av->offset * P;
+    for (int j = 0; j < np; j += NB) {
+        size_t off = 0;
+        for (int q = 0; q < ng; q++)
+            for (int k = 0; k < grp[4 * q + 2]; k++)
+                for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++) {
+                    const int u0 = run[2 * r], kr = run[2 * r + 1] - u0;
+                    FN(pack_)(pack + off, B + (int64_t)(grp[4 * q + 1] + k) * P + (int64_t)u0 * ldb + j, (int)ldb, kr);
+                    off += (size_t)kr * NB;
+                }
+        for (int i = 0; i < M; i += MR) {
+            const int mr = M - i < MR ? M - i : MR;
+            off = 0;
+            for (int q = 0; q < ng; q++)
+                for (int k = 0; k < grp[4 * q + 2]; k++) {
+                    REAL *zc = zb + (size_t)(grp[4 * q] + k) * mr * NB; /* zb[c][r][0..NB) */
+                    if (grp[4 * q + 3] == grp[4 * q + 7]) memset(zc, 0, sizeof(REAL) * (size_t)mr * NB);
+                    for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++) {
+                        const int u0 = run[2 * r], kr = run[2 * r + 1] - u0;
+                        FN(rows_)(mr, kr, w->WFIELD + (int64_t)i * K + u0, K, pack + off, zc, NB, r > grp[4 * q + 3]);
+                        off += (size_t)kr * NB;
+                    }
+                }
+            for (int r = 0; r < mr; r++) {
+                const REAL bn = w->BFIELD[i + r];
+                for (int t = 0; t < NB; t++) zb[(size_t)r * NB + t] += bn;
+            }
+            for (int r = 0; r < mr; r++)
+                FN(unary_chunk_)(p, un, zb + (size_t)r * NB, (int64_t)mr * NB,
+                                 ws + (yv->offset + (int64_t)(i + r) * yv->nch) * P + j, P, NB);
+        }
+    }
+    (void)nch;
+}
+
 static void FN(run_dense_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
                                  REAL *scratch, int P, int np) {
-    if (P % 64 == 0 && 64 % NB_SFX_ == 0) FN(dense_unary_)(p, in, un, ws, scratch, P, np, 64);
+    if (in->sp_group) FN(dense_sparse_unary_)(p, in, un, ws, scratch, P, np);
+    else if (P % 64 == 0 && 64 % NB_SFX_ == 0) FN(dense_unary_)(p, in, un, ws, scratch, P, np, 64);
     else FN(dense_unary_)(p, in, un, ws, scratch, P, np, NB_SFX_);
 }
 #undef UCH
