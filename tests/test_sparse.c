@@ -15,7 +15,9 @@
 #include "tools/fd_reference.h"
 
 enum { BLK = 3 };
-typedef enum { LAYOUT_BLOCKS, LAYOUT_RAGGED, LAYOUT_INTERLEAVED, LAYOUT_DENSE } layout;
+/* STACKED: BLOCKS, and the second layer block-diagonal too (unit j of
+ * layer 2 reads the layer-1 units of its own block): a per-electron stack */
+typedef enum { LAYOUT_BLOCKS, LAYOUT_RAGGED, LAYOUT_INTERLEAVED, LAYOUT_DENSE, LAYOUT_STACKED } layout;
 
 /* Does unit j of h read input i of d (blocks of BLK inputs, units in d/BLK
  * contiguous near-equal blocks)? RAGGED: the first unit of every block also
@@ -23,6 +25,7 @@ typedef enum { LAYOUT_BLOCKS, LAYOUT_RAGGED, LAYOUT_INTERLEAVED, LAYOUT_DENSE } 
  * block j mod (d/BLK) (the same sets, not contiguous). */
 static int reads(layout L, int j, int i, int h, int d) {
     const int B = d / BLK;
+    if (L == LAYOUT_STACKED) L = LAYOUT_BLOCKS;
     int b = L == LAYOUT_INTERLEAVED ? j % B : (int)((long)j * B / h);
     if (L == LAYOUT_DENSE || i / BLK == b) return 1;
     int first = (int)(((long)b * h + B - 1) / B) == j; /* first unit of block b */
@@ -53,7 +56,9 @@ static ddx_node block_mlp(ddx_graph *g, int d, int h, layout L, uint64_t seed, d
         for (int j = 0; j < out; j++)
             for (int i = 0; i < in; i++) {
                 double w = test_uniform(&seed, -lim, lim);
-                W[(size_t)j * in + i] = l == 0 && !reads(L, j, i, h, d) ? 0.0 : w;
+                int zero = l == 0 && !reads(L, j, i, h, d);
+                if (l == 1 && L == LAYOUT_STACKED) zero = (long)j * (d / BLK) / h != (long)i * (d / BLK) / h;
+                W[(size_t)j * in + i] = zero ? 0.0 : w;
             }
         for (int k = 0; k < out; k++) b[k] = test_uniform(&seed, -0.1, 0.1);
         a = ddx_dense(g, a, out, in, W, b, DDX_F64);
@@ -179,6 +184,16 @@ static void test_fallbacks(void **state) {
     if (contains(info, "first-layer block sparsity")) fail_msg("info: %s", info);
 }
 
+/* two block layers: the second activation and the output layer are sparse too */
+static void test_stacked(void **state) {
+    (void)state;
+    char info[8192];
+    check(30, 20, LAYOUT_STACKED, 1, info, sizeof info);
+    if (!contains(info, "10 blocks, 3 inputs each") || !contains(info, "2 sparse activation layers")) fail_msg("info: %s", info);
+    check(300, 128, LAYOUT_STACKED, 0, info, sizeof info);
+    if (!contains(info, "2 sparse activation layers")) fail_msg("info: %s", info);
+}
+
 /* the hidden layer also feeds a Laplacian of its own: its zero channels
  * are read, so they are written (sp_zero_fill) */
 static void test_hidden_read(void **state) {
@@ -206,6 +221,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks_d30),  cmocka_unit_test(test_blocks_d300), cmocka_unit_test(test_ragged),
         cmocka_unit_test(test_fallbacks),   cmocka_unit_test(test_hidden_read), cmocka_unit_test(test_switch),
+        cmocka_unit_test(test_stacked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,13 +8,18 @@
  *    all non-zero (its Laplacian channel: |block| terms instead of d);
  *  - the dense layer after the activation multiplies channel c only over
  *    the units where it is non-zero: channels with the same units form a
- *    group, one GEMM per contiguous run of those units (K = the run).
+ *    group, one GEMM per contiguous run of those units (K = the run);
+ *  - that layer's output has a pattern again (W's zeros against the runs):
+ *    when it is block-structured too (a per-electron stack), the next
+ *    activation and dense layer are sparse the same way, and so on.
  * A skipped term or product is an exact zero (c + a * 0 = c) and the kept
  * ones run in the dense path's order, so results equal the dense path's.
- * Not done: zero tracking through other ops or deeper layers (a dense layer
- * mixing all units leaves nothing structurally zero), and permuting units
- * into blocks: units reading the same inputs must be contiguous already,
- * else the runs are many and short and the dense path is kept. */
+ * Not done: zero tracking through other ops (add, mul, concat: a dense
+ * layer mixing all units leaves nothing structurally zero anyway), skipping
+ * a block W's zero rows in the GEMMs (they are multiplied, giving zeros),
+ * and permuting units into blocks: units reading the same inputs must be
+ * contiguous already, else the runs are many and short and the dense path
+ * is kept. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +95,7 @@ static int sparse_unary(jet_program *p, jet_instr *u, const u8 *nza, u8 **nz_out
 /* Groups and runs of a dense layer over an operand with pattern nza;
  * *used = 0 when the sparse form does not pay (too much work or too many
  * GEMMs). */
-static int sparse_dense(jet_program *p, jet_instr *in, const u8 *nza, int *used) {
+static int sparse_dense(jet_program *p, jet_instr *in, const u8 *nza, int *used, u8 **nz_out) {
     const jet_value *dv = &p->values[in->dst], *av = &p->values[in->a];
     const int K = av->width, nch = dv->nch, anch = av->nch;
     *used = 0;
@@ -134,6 +139,19 @@ static int sparse_dense(jet_program *p, jet_instr *in, const u8 *nza, int *used)
     in->sp_group = grp;
     in->sp_run = run;
     *used = 1;
+    /* its own pattern: channel c of neuron o is non-zero where W[o] meets
+     * one of c's runs (a block-structured next layer stays sparse) */
+    const jet_dense *w = &p->dense[in->dense];
+    u8 *nz = calloc((size_t)dv->width * nch, 1);
+    if (!nz) return -1;
+    for (int q = 0; q < ng; q++)
+        for (int o = 0; o < dv->width; o++) {
+            int hit = 0;
+            for (int r = grp[4 * q + 3]; r < grp[4 * q + 7] && !hit; r++)
+                for (int n = run[2 * r]; n < run[2 * r + 1] && !hit; n++) hit = w->W[(size_t)o * w->in + n] != 0;
+            for (int k = 0; k < grp[4 * q + 2]; k++) nz[(size_t)o * nch + grp[4 * q] + k] = hit || grp[4 * q] + k == 0;
+        }
+    *nz_out = nz;
     return 0;
 }
 
@@ -153,7 +171,8 @@ static int is_sparse_unary(const jet_instr *x, int v) { return x->op == JI_UNARY
 static int is_sparse_dense(const jet_instr *x, int v) { return x->op == JI_DENSE && x->sp_group && x->a == v && x->b != v; }
 
 /* "first-layer block sparsity: ..." for describe. */
-static void describe(jet_program *p, const jet_instr *dn, const jet_instr *un, const u8 *nza, const jet_instr *next) {
+static void describe(jet_program *p, const jet_instr *dn, const jet_instr *un, const u8 *nza, const jet_instr *next,
+                     int n_layers) {
     const jet_value *av = &p->values[dn->dst], *uv = &p->values[un->dst];
     const mi_set *S = &p->sets[dn->dst];
     int blocks = 0, lo = 1 << 30, hi = 0;
@@ -177,9 +196,12 @@ static void describe(jet_program *p, const jet_instr *dn, const jet_instr *un, c
         for (int q = 0; q < next->sp_ngroups; q++)
             for (int r = next->sp_group[4 * q + 3]; r < next->sp_group[4 * (q + 1) + 3]; r++)
                 work += (double)next->sp_group[4 * q + 2] * (next->sp_run[2 * r + 1] - next->sp_run[2 * r]);
-        snprintf(p->sparsity + w, sizeof p->sparsity - (size_t)w, ", node %d dense %.1f%% of the dense multiply-adds (%d GEMMs)",
-                 nv->node, 100.0 * work / ((double)nv->nch * uv->width), next->sp_group[4 * next->sp_ngroups + 3]);
+        w += snprintf(p->sparsity + w, sizeof p->sparsity - (size_t)w,
+                      ", node %d dense %.1f%% of the dense multiply-adds (%d GEMMs)", nv->node,
+                      100.0 * work / ((double)nv->nch * uv->width), next->sp_group[4 * next->sp_ngroups + 3]);
     }
+    if (n_layers > 1 && w > 0 && (size_t)w < sizeof p->sparsity)
+        snprintf(p->sparsity + w, sizeof p->sparsity - (size_t)w, "; %d sparse activation layers", n_layers);
 }
 
 int jet_program_sparsity(jet_program *p) {
@@ -202,40 +224,40 @@ int jet_program_sparsity(jet_program *p) {
         for (size_t k = 0; !rc && k < (size_t)v->width * v->nch; k++)
             nz[x->dst][k] = k % (size_t)v->nch == 0 || x->cjet[k] != 0;
     }
-    /* the unaries over them, then the dense layers over those */
-    int *from = malloc(sizeof(int) * ((size_t)p->n_values + 1)); /* unary value -> its cjet dense instr */
+    /* in program order: a unary over a pattern, a dense over a sparse unary
+     * (whose output has a pattern again: stacked block layers stay sparse) */
+    int *from = malloc(sizeof(int) * ((size_t)p->n_values + 1)); /* sparse unary value -> its cjet dense, or -2 */
     if (!from) rc = -1;
     for (int v = 0; !rc && v < p->n_values; v++) from[v] = -1;
-    for (int i = 0; i < p->n_instr && !rc; i++) {
-        jet_instr *x = &p->instr[i];
-        if (x->op != JI_UNARY || !nz[x->a] || nz[x->dst]) continue;
-        const jet_instr *src = NULL;
-        for (int j = 0; j < i; j++)
-            if (p->instr[j].op == JI_DENSE && p->instr[j].cjet && p->instr[j].dst == x->a) src = &p->instr[j];
-        if (!src) continue;
-        rc = sparse_unary(p, x, nz[x->a], &nz[x->dst]);
-        if (nz[x->dst]) from[x->dst] = (int)(src - p->instr);
-    }
     const jet_instr *shown_un = NULL, *shown_next = NULL;
+    int n_layers = 0;
     for (int i = 0; i < p->n_instr && !rc; i++) {
         jet_instr *x = &p->instr[i];
-        if (x->op != JI_DENSE || x->cjet || from[x->a] < 0) continue;
-        int used;
-        rc = sparse_dense(p, x, nz[x->a], &used);
-        if (used && !shown_next) shown_next = x;
+        if (x->op == JI_UNARY && nz[x->a] && !nz[x->dst]) {
+            int src = -2;
+            for (int j = 0; j < i; j++)
+                if (p->instr[j].op == JI_DENSE && p->instr[j].cjet && p->instr[j].dst == x->a) src = j;
+            rc = sparse_unary(p, x, nz[x->a], &nz[x->dst]);
+            if (nz[x->dst]) from[x->dst] = src, n_layers++;
+        } else if (x->op == JI_DENSE && !x->cjet && from[x->a] != -1 && !nz[x->dst]) {
+            int used;
+            rc = sparse_dense(p, x, nz[x->a], &used, &nz[x->dst]);
+            if (used && !shown_next) shown_next = x;
+        }
     }
     /* zero entries are written only where a reader needs them */
     for (int i = 0; i < p->n_instr && !rc; i++) {
         jet_instr *x = &p->instr[i];
         if (x->op == JI_UNARY && x->sp_nstart) {
             x->sp_zero_fill = !readers_are(p, x->dst, is_sparse_dense);
-            if (!shown_un) shown_un = x;
+            if (!shown_un && from[x->dst] >= 0) shown_un = x;
         }
         if (x->op == JI_DENSE && x->cjet) x->cjet_nz_only = readers_are(p, x->dst, is_sparse_unary);
     }
     if (!rc && shown_un) {
         const jet_instr *dn = &p->instr[from[shown_un->dst]];
-        describe(p, dn, shown_un, nz[dn->dst], shown_next && shown_next->a == shown_un->dst ? shown_next : NULL);
+        describe(p, dn, shown_un, nz[dn->dst], shown_next && shown_next->a == shown_un->dst ? shown_next : NULL,
+                 n_layers);
     }
     for (int v = 0; v < p->n_values; v++) free(nz[v]);
     free(nz);

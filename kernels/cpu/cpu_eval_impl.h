@@ -220,9 +220,13 @@ static void FN(dense_sparse_unary_)(const jet_program *p, const jet_instr *in, c
                 const REAL bn = w->BFIELD[i + r];
                 for (int t = 0; t < NB; t++) zb[(size_t)r * NB + t] += bn;
             }
-            for (int r = 0; r < mr; r++)
-                FN(unary_chunk_)(p, un, zb + (size_t)r * NB, (int64_t)mr * NB,
-                                 ws + (yv->offset + (int64_t)(i + r) * yv->nch) * P + j, P, NB);
+            for (int r = 0; r < mr; r++) {
+                REAL *y = ws + (yv->offset + (int64_t)(i + r) * yv->nch) * P + j;
+                if (un->sp_nstart) /* a block-structured layer again: sparse activation */
+                    FN(unary_chunk_sparse_)(p, un, i + r, zb + (size_t)r * NB, (int64_t)mr * NB, y, P, NB);
+                else
+                    FN(unary_chunk_)(p, un, zb + (size_t)r * NB, (int64_t)mr * NB, y, P, NB);
+            }
         }
     }
     (void)nch;
