@@ -203,7 +203,8 @@ static void test_stacked(void **state) {
     (void)state;
     char info[8192];
     check(30, 20, LAYOUT_STACKED, 1, info, sizeof info);
-    if (!contains(info, "10 blocks, 3 inputs each") || !contains(info, "2 sparse activation layers")) fail_msg("info: %s", info);
+    if (!contains(info, "10 blocks, 3 inputs each") || !contains(info, "2 sparse activation layers"))
+        fail_msg("info: %s", info);
     if (quick()) return;
     check(300, 128, LAYOUT_STACKED, 0, info, sizeof info);
     if (!contains(info, "2 sparse activation layers")) fail_msg("info: %s", info);

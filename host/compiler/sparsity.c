@@ -117,9 +117,10 @@ static int sparse_dense(jet_program *p, jet_instr *in, const u8 *nza, int *used,
             else tmp[2 * nt] = n, tmp[2 * nt + 1] = n + 1, nt++;
         }
         /* same units as the open group and the next source channel: join it */
-        if (ng && s >= 0 && grp[4 * (ng - 1) + 1] >= 0 && s == grp[4 * (ng - 1) + 1] + grp[4 * (ng - 1) + 2] &&
-            nr - grp[4 * (ng - 1) + 3] == nt && memcmp(run + 2 * grp[4 * (ng - 1) + 3], tmp, sizeof(int) * 2 * (size_t)nt) == 0) {
-            grp[4 * (ng - 1) + 2]++;
+        int *last = ng ? grp + 4 * (ng - 1) : NULL;
+        if (last && s >= 0 && last[1] >= 0 && s == last[1] + last[2] && nr - last[3] == nt &&
+            memcmp(run + 2 * last[3], tmp, sizeof(int) * 2 * (size_t)nt) == 0) {
+            last[2]++;
         } else {
             grp[4 * ng] = c, grp[4 * ng + 1] = s, grp[4 * ng + 2] = 1, grp[4 * ng + 3] = nr;
             ng++;
@@ -167,8 +168,12 @@ static int readers_are(const jet_program *p, int v, int (*ok)(const jet_instr *,
         if (p->outputs[k].value == v) return 0;
     return 1;
 }
-static int is_sparse_unary(const jet_instr *x, int v) { return x->op == JI_UNARY && x->sp_nstart && x->a == v && x->b != v; }
-static int is_sparse_dense(const jet_instr *x, int v) { return x->op == JI_DENSE && x->sp_group && x->a == v && x->b != v; }
+static int is_sparse_unary(const jet_instr *x, int v) {
+    return x->op == JI_UNARY && x->sp_nstart && x->a == v && x->b != v;
+}
+static int is_sparse_dense(const jet_instr *x, int v) {
+    return x->op == JI_DENSE && x->sp_group && x->a == v && x->b != v;
+}
 
 /* "first-layer block sparsity: ..." for describe. */
 static void describe(jet_program *p, const jet_instr *dn, const jet_instr *un, const u8 *nza, const jet_instr *next,

@@ -18,10 +18,6 @@ static inline REAL *FN(row_)(const jet_program *p, REAL *ws, int P, int v, int n
  * and each output channel's accumulator live in L1 (stack arrays), so each
  * channel is written once instead of once per term. */
 #define UCH 64
-/* One chunk of m points of one neuron. Inlined twice: with m = UCH (a
- * compile-time constant: fully vectorized, accumulators in registers) and
- * with the ragged rest of a tile. */
-/* Channel c of the input is z + c * zs, of the output y + c * ys. */
 /* The derivative table D[k][i] = f^(k)(z0[i]), k <= kmax, of m points. */
 static inline __attribute__((always_inline)) void FN(deriv_table_)(const jet_program *p, const jet_instr *in,
                                                                    const REAL *z0, REAL D[][UCH], const int m) {
@@ -77,6 +73,10 @@ static inline __attribute__((always_inline)) void FN(fdb_acc_)(const fdb_term *f
     }
 }
 
+/* One chunk of m points of one neuron. Inlined twice: with m = UCH (a
+ * compile-time constant: fully vectorized, accumulators in registers) and
+ * with the ragged rest of a tile. Channel c of the input is z + c * zs, of
+ * the output y + c * ys. */
 static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_program *p, const jet_instr *in,
                                                                    const REAL *z, int64_t zs, REAL *y, int64_t ys,
                                                                    const int m) {
@@ -191,7 +191,8 @@ static void FN(dense_sparse_unary_)(const jet_program *p, const jet_instr *in, c
     const int *grp = in->sp_group, *run = in->sp_run, ng = in->sp_ngroups;
     size_t packlen = 0;
     for (int q = 0; q < ng; q++)
-        for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++) packlen += (size_t)grp[4 * q + 2] * (run[2 * r + 1] - run[2 * r]);
+        for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++)
+            packlen += (size_t)grp[4 * q + 2] * (run[2 * r + 1] - run[2 * r]);
     REAL *pack = scratch, *zb = scratch + packlen * NB;
     const REAL *B = ws + av->offset * P;
     for (int j = 0; j < np; j += NB) {
@@ -302,7 +303,8 @@ static void FN(run_dense_)(const jet_program *p, const jet_instr *in, REAL *ws, 
             for (int c = 1; c < dv->nch; c++) {
                 REAL *y = FN(row_)(p, ws, P, in->dst, n, c);
                 const REAL v = cj[(size_t)n * dv->nch + c];
-                if (in->cjet_nz_only && v == 0) continue; /* no reader looks there (sparsity.c) */
+                /* no reader looks there (sparsity.c; its pattern is the double cjet's) */
+                if (in->cjet_nz_only && in->cjet[(size_t)n * dv->nch + c] == 0) continue;
                 for (int i = 0; i < P; i++) y[i] = v; /* padding columns too: the GEMMs read them */
             }
     } else if (in->sp_group) {
