@@ -185,8 +185,8 @@ static void FN(dense_sparse_unary_)(const jet_program *p, const jet_instr *in, c
                                     REAL *scratch, int P, int np) {
     enum { NB = NB_SFX_, MR = DDX_MR };
     const jet_dense *w = &p->dense[in->dense];
-    const jet_value *av = &p->values[in->a], *dv = &p->values[in->dst], *yv = &p->values[un->dst];
-    const int nch = dv->nch, K = w->in, M = w->out;
+    const jet_value *av = &p->values[in->a], *yv = &p->values[un->dst];
+    const int K = w->in, M = w->out;
     const int64_t ldb = (int64_t)av->nch * P;
     const int *grp = in->sp_group, *run = in->sp_run, ng = in->sp_ngroups;
     size_t packlen = 0;
@@ -230,7 +230,6 @@ static void FN(dense_sparse_unary_)(const jet_program *p, const jet_instr *in, c
             }
         }
     }
-    (void)nch;
 }
 
 static void FN(run_dense_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
