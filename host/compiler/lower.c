@@ -397,6 +397,10 @@ ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int
     derivative_polys(1, p->max_k, p->poly[1]);
     for (int r = 0; r < 2; r++)
         for (int k = 0; k < (DDX_MAX_ORDER + 2) * 12; k++) p->polyf[r][k] = (float)p->poly[r][k];
+    if ((flags & NEEDS_CONST_JET) && (flags & NEEDS_SPARSITY) && jet_program_sparsity(p)) {
+        st = oom(&c);
+        goto fail_nodeview;
+    }
     st = layout_workspace(&c);
     if (st) goto fail_nodeview;
     free(sets);
@@ -425,6 +429,12 @@ void jet_program_free(jet_program *p) {
         free(x->seed_ch);
         free(x->cjet);
         free(x->cjetf);
+        free(x->sp_nstart);
+        free(x->sp_ch);
+        free(x->sp_tstart);
+        free(x->sp_term);
+        free(x->sp_group);
+        free(x->sp_run);
         free(x->seed_val);
     }
     if (p->sets)

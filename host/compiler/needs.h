@@ -11,8 +11,10 @@ ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, m
 /* flags: NEEDS_CONST_JET: a dense layer over the inputs themselves asks
  * them for their value only; its other channels are constants (columns of
  * W, lower.c). NEEDS_UNCOLLAPSED: no collapsed channels; every Laplacian
- * and op2 is carried as the partials it sums (comparisons and tests). */
-enum { NEEDS_CONST_JET = 1, NEEDS_UNCOLLAPSED = 2 };
+ * and op2 is carried as the partials it sums (comparisons and tests).
+ * NEEDS_SPARSITY (with NEEDS_CONST_JET): mark the block-sparse layers
+ * (sparsity.c); only the CPU evaluator runs them, CUDA reads the dense form. */
+enum { NEEDS_CONST_JET = 1, NEEDS_UNCOLLAPSED = 2, NEEDS_SPARSITY = 4 };
 ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets, int flags,
                             char *err, size_t errcap);
 /* 1 when a Laplace node (collapsed operator cop) carrying channel set s

@@ -127,7 +127,8 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
     char err[512] = "";
     /* the CPU and CUDA run dense layers over the inputs with a constant jet (lower.c) */
     int cjet = strcmp(be->name, "cpu") == 0 || strcmp(be->name, "cuda") == 0;
-    int flags = (cjet ? NEEDS_CONST_JET : 0) | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0);
+    int flags = (cjet ? NEEDS_CONST_JET : 0) | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0) |
+                (strcmp(be->name, "cpu") == 0 ? NEEDS_SPARSITY : 0);
     st = jet_program_build_ex(g, outputs, n_outputs, flags, &p->jp, err, sizeof err);
     if (st == DDX_OK) st = be->prepare(p->jp, &o, &p->state, err, sizeof err);
     if (st != DDX_OK) {
@@ -251,6 +252,7 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         p->opt.precision == DDX_F32 ? "f32" : "f64");
     ddx_sbf(&sb, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
     ddx_sbf(&sb, "useful FLOPs per point: %.0f\n", jp->flops);
+    if (jp->sparsity[0]) ddx_sbf(&sb, "%s\n", jp->sparsity);
     for (int k = 0; k < jp->n_dirsets; k++) { /* stochastic estimators: which directions */
         const ddx_dirset *ds = &jp->dirsets[k];
         ddx_sbf(&sb, "random directions v%d..v%d: %d %s%s, seed %llu (STDE estimator)\n", ds->first,

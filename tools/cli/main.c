@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "  bench   time a program: points/s, GFLOP/s, fraction of machine peak\n"
             "  demo    Hessians of a built-in PINN network at 2^20 points, checked\n"
             "\n"
-            "models:  expr:log(x+2)   expr:sin(t)*exp(-x^2)   mlp:2-64-64-64-64-1:tanh[:seed=N]\n"
+            "models:  expr:log(x+2)   expr:sin(t)*exp(-x^2)   mlp:2-64-64-64-64-1:tanh[:seed=N][:blocks=B]\n"
             "derivs:  u,u_x,u_xx,u_tx  D(u,x1,x1)  grad(u)  hessian(u)  laplacian(u)\n"
             "         u_t + u*u_x - 0.01*u_xx   (arithmetic: one column, fused)\n"
             "         hessdiag(u)  op2(u, a11,..,add)  biharmonic(u)   (any number of inputs; collapsed channels)\n"
