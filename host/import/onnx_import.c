@@ -1575,25 +1575,30 @@ static void unique_name(char names[][DDX_ONNX_NAME_MAX], int n, char *x) {
     }
 }
 
+static int setup_inputs_named(ictx *c, const char *inputs, int *real, int n_real, const int64_t *widths, int total,
+                              char (*names)[DDX_ONNX_NAME_MAX], ddx_node *xs);
+
+/* Checks the inputs' shapes and counts their columns, then names them and
+ * makes the graph's inputs (setup_inputs_named) in buffers sized by the count. */
 static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
     onnx_model *m = c->m;
-    char names[DDX_ONNX_MAX_COLUMNS][DDX_ONNX_NAME_MAX];
-    int64_t widths[DDX_ONNX_MAX_COLUMNS];
+    int64_t *widths = malloc(sizeof(int64_t) * (size_t)(n_real + 1));
+    if (!widths) return ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
     int total = 0;
     c->static_batch = -1;
     for (int q = 0; q < n_real; q++) {
         const onnx_value_info *vi = &m->inputs[real[q]];
-        if (!vi->has_tensor_type) return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' is not a tensor", vi->name);
+        if (!vi->has_tensor_type) return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' is not a tensor", vi->name);
         if (!is_float_type(vi->elem_type))
-            return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has dtype %s; ddx reads float32 or float64 inputs",
+            return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has dtype %s; ddx reads float32 or float64 inputs",
                          vi->name, onnx_dtype_name(vi->elem_type));
         if (!vi->has_shape || vi->rank < 1)
-            return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has %s; expected [N] or [N, d]", vi->name,
+            return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has %s; expected [N] or [N, d]", vi->name,
                          vi->has_shape ? "rank 0" : "no shape");
         int64_t w = 1;
         for (int k = 1; k < vi->rank; k++) {
             if (vi->dims[k] < 0)
-                return ifail(c, DDX_ERR_UNSUPPORTED,
+                return free(widths), ifail(c, DDX_ERR_UNSUPPORTED,
                              "dimension %d of input '%s' is dynamic ('%s'); only the first (point) axis may be", k,
                              vi->name, vi->dim_param[k]);
             if (vi->dims[k] > DDX_ONNX_MAX_COLUMNS) {
@@ -1603,14 +1608,27 @@ static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
             w *= vi->dims[k];
             if (w > DDX_ONNX_MAX_COLUMNS) break;
         }
-        if (w < 1) return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has no features", vi->name);
+        if (w < 1) return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has no features", vi->name);
         if (w > DDX_ONNX_MAX_COLUMNS || total + w > DDX_ONNX_MAX_COLUMNS)
-            return ifail(c, DDX_ERR_LIMIT, "the model takes more than %d input columns", DDX_ONNX_MAX_COLUMNS);
+            return free(widths), ifail(c, DDX_ERR_LIMIT, "the model takes more than %d input columns", DDX_ONNX_MAX_COLUMNS);
         widths[q] = w;
         if (vi->dims[0] > 0) c->static_batch = vi->dims[0];
         total += (int)w;
     }
-    if (total == 0) return ifail(c, DDX_ERR_UNSUPPORTED, "the model has no inputs");
+    if (total == 0) return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "the model has no inputs");
+    int64_t wmax = 1;
+    for (int q = 0; q < n_real; q++) wmax = widths[q] > wmax ? widths[q] : wmax;
+    char (*names)[DDX_ONNX_NAME_MAX] = malloc(sizeof *names * (size_t)total);
+    ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)wmax);
+    int rc = names && xs ? setup_inputs_named(c, inputs, real, n_real, widths, total, names, xs)
+                         : ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    free(names), free(xs), free(widths);
+    return rc;
+}
+
+static int setup_inputs_named(ictx *c, const char *inputs, int *real, int n_real, const int64_t *widths, int total,
+                              char (*names)[DDX_ONNX_NAME_MAX], ddx_node *xs) {
+    onnx_model *m = c->m;
     if (inputs) {
         int k = split_names(c, inputs, names, DDX_ONNX_MAX_COLUMNS);
         if (k < 0) return -1;
@@ -1640,7 +1658,6 @@ static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
     int col = 0;
     for (int q = 0; q < n_real; q++) {
         const onnx_value_info *vi = &m->inputs[real[q]];
-        ddx_node xs[DDX_ONNX_MAX_COLUMNS];
         for (int64_t j = 0; j < widths[q]; j++) {
             xs[j] = ddx_input(c->g, names[col++]);
             if (gok(c, xs[j])) return -1;
@@ -1693,6 +1710,7 @@ static int build(ictx *c, const char *inputs, ddx_node *outputs, int max_outputs
     int *pending = calloc((size_t)m->n_nodes + 1, sizeof(int)), *queue = malloc(sizeof(int) * ((size_t)m->n_nodes + 1));
     int *ecount = calloc((size_t)m->n_nodes + 2, sizeof(int)), *edges = NULL;
     int rc = -1;
+    char (*names)[DDX_ONNX_NAME_MAX] = NULL; /* output symbols, below */
     if (!c->vals || !c->slots || !real || !needed || !stack || !pending || !queue || !ecount) {
         ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
         goto done;
@@ -1827,7 +1845,12 @@ static int build(ictx *c, const char *inputs, ddx_node *outputs, int max_outputs
         goto done;
     }
     /* output symbols */
-    char names[DDX_ONNX_MAX_OUTPUTS * 2][DDX_ONNX_NAME_MAX];
+    /* the inputs' names and the outputs' (at most DDX_ONNX_MAX_OUTPUTS): unique together */
+    names = malloc(sizeof *names * (size_t)(ddx_graph_num_inputs(c->g) + DDX_ONNX_MAX_OUTPUTS));
+    if (!names) {
+        ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
     int nn = 0;
     for (int k = 0; k < ddx_graph_num_inputs(c->g); k++) snprintf(names[nn++], DDX_ONNX_NAME_MAX, "%s", ddx_graph_input_name(c->g, k));
     int cols = 0;
@@ -1870,6 +1893,7 @@ static int build(ictx *c, const char *inputs, ddx_node *outputs, int max_outputs
     }
     rc = 0;
 done:
+    free(names);
     free(real), free(needed), free(stack), free(pending), free(queue), free(ecount), free(edges);
     return rc;
 }

@@ -11,8 +11,10 @@
 /* Most output columns one model may have (the expression parser names at
  * most as many symbols: tools/expr_parse.h DDX_MAX_SYMBOLS). */
 #define DDX_ONNX_MAX_OUTPUTS 64
-/* input columns of an imported model (the graph itself has no such cap) */
-#define DDX_ONNX_MAX_COLUMNS 16
+/* Input columns of an imported model: a derivative of a model with more
+ * inputs than this needs more channels than a program may have
+ * (needs.c: DDX_MAX_CHANNELS = 16384; a gradient alone is d + 1). */
+#define DDX_ONNX_MAX_COLUMNS 16384
 
 /* Turns a model or tensor name into a name the expression parser reads:
  * characters other than letters, digits and '_' become '_', runs of '_'

@@ -60,7 +60,10 @@ def compile(model: Any, derivs: Union[str, Sequence[str]] = "u", *, inputs: Unio
         or a ``torch.nn.Module`` taking an (N, d) tensor.
     derivs: comma-separated string or list: ``u``, ``u_x``, ``u_tx``,
         ``D(u,x1,x1)``, ``grad(u)``, ``hessian(u)``, ``laplacian(u)``,
-        ``laplacian(u, x, y)``, and arithmetic of them (a residual is one column).
+        ``laplacian(u, x, y)``, ``hessdiag(u)``, ``biharmonic(u)``,
+        ``op2(u, A=@A.npy)`` (sum_ij a_ij u_ij), stochastic estimators
+        ``laplacian(u, samples=16, seed=1)``, and arithmetic of them (a
+        residual is one column); any number of inputs.
     inputs: names of the point columns (default: the model's, or x; t,x; x1..xd).
     precision: "float32" or "float64" (numpy/torch dtypes accepted) — of the
         points, outputs and arithmetic.
