@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # device-check.sh — everything ddx wants from a GPU machine, in one call:
-# build with CUDA, run the CUDA tests on the GPU, benchmark W1/W2/W3 with
+# build with CUDA, run the CUDA tests on the GPU, benchmark W1/W2/W3 (and W5 at d = 100) with
 # `ddx bench --device cuda`, time a cold and a cached NVRTC compile, compare
 # with PyTorch and JAX (bench/compare.py), print one table.
 #
@@ -164,11 +164,22 @@ bench() { # bench W MODEL DERIVS N
 bench W1 "$W1_MODEL" "$W1_DERIVS" $((1 << 22))
 bench W2 "$W1_MODEL" "$W2_DERIVS" $((1 << 22))
 bench W3 "$W3_MODEL" "$W3_DERIVS" $((1 << 20))
+# W5 (issue 16, d = 100): the exact collapsed Laplacian (102 channels; the first
+# layer over the inputs runs with a constant jet) and the STDE estimate (S = 16,
+# 33 channels), each checked against the CPU in float64 on 64 rows. Added
+# without a GPU to try it on (NVRTC and the host emulation only): untested here.
+W5_MODEL="mlp:100-256-256-256-1:tanh"
+for spec in "W5|laplacian(u)" "W5s|laplacian(u, samples=16, seed=1)"; do
+    IFS='|' read -r w derivs <<< "$spec"
+    run_step "ddx bench $w (d=100)" 60 \
+        bash -c "'$DDX' bench --model '$W5_MODEL' --derivs '$derivs' --n $((1 << 15)) --device cuda --precision f32 --repeat 3 --check-rows 64 --json '$WORK/bench_$w.json' > '$WORK/bench_$w.txt' 2>&1; rc=\$?; cat '$WORK/bench_$w.txt'; exit \$rc"
+    eval "CT_${w}_cold=\$(compile_time '$WORK/bench_$w.txt')"
+done
 python3 - "$WORK" "$OUT/bench.json" <<'EOF' >> "$STEPS" 2>&1
 import json, os, sys
 work, out = sys.argv[1], sys.argv[2]
 res = {}
-for w in ("W1", "W2", "W3"):
+for w in ("W1", "W2", "W3", "W5", "W5s"):
     p = os.path.join(work, f"bench_{w}.json")
     try:
         res[w] = json.load(open(p))
@@ -203,7 +214,7 @@ fi
         *A100*) echo 19.5 ;; *L40S*) echo 91.6 ;; *) echo "" ;; esac)}
     echo "FP32 peak used for %: ${PEAK:-unknown} TFLOP/s (${GPU_NAME:-no GPU name})"
     printf '%-4s %-10s %14s %12s %10s %8s %12s %12s\n' "work" "N" "points/s" "median s" "TFLOP/s" "% peak" "nvrtc cold" "nvrtc cached"
-    for w in W1 W2 W3; do
+    for w in W1 W2 W3 W5 W5s; do
         python3 - "$WORK/bench_$w.json" "$w" "$(eval echo \${CT_${w}_cold:-})" "$(eval echo \${CT_${w}_cached:-})" "$PEAK" <<'EOF'
 import json, sys
 p, w, cold, cached, peak = sys.argv[1:6]

@@ -143,10 +143,11 @@ DDX_API ddx_node ddx_partial(ddx_graph *g, ddx_node y, const int *alpha);
 /* Writes num_inputs nodes (gradient) or num_inputs^2 nodes, row-major. */
 DDX_API ddx_status ddx_gradient(ddx_graph *g, ddx_node y, ddx_node *out);
 DDX_API ddx_status ddx_hessian(ddx_graph *g, ddx_node y, ddx_node *out);
-/* sum_i d^2 y / dx_i^2 over all inputs. When y has no grad below it, the
- * compiler carries it as one collapsed Taylor channel (1 + d + 1 channels
- * instead of 1 + 2d); ddx_program_node_coeffs reports that channel with -1
- * at each input it sums over (0 elsewhere). */
+/* sum_i d^2 y / dx_i^2 over all inputs. The compiler carries it as one
+ * collapsed Taylor channel (1 + d + 1 channels instead of 1 + 2d); of a
+ * laplacian (the biharmonic) as Delta^2 (Dangel et al. 2025, collapsed
+ * Taylor mode); ddx_program_node_coeffs reports such a channel with -1 per
+ * pair at each input it sums over (0 elsewhere). */
 DDX_API ddx_node ddx_laplacian(ddx_graph *g, ddx_node y);
 /* The same over the given inputs only (n_inputs of them, each once): the
  * spatial Laplacian of u(t, x, y) is ddx_laplacian_over(g, u, {x, y}, 2).
@@ -181,7 +182,8 @@ DDX_API ddx_node ddx_laplacian_stochastic(ddx_graph *g, ddx_node y, int samples,
 /* Stochastic estimate of the biharmonic laplacian(laplacian(y)) = sum_ij
  * y_iijj: the mean over `samples` standard-normal directions v of
  * d^4/dt^4 y(x + t v) / 3 (1 + 4*samples channels). Unbiased. (The exact
- * biharmonic is ddx_laplacian of ddx_laplacian, carried as 4th partials.) */
+ * biharmonic is ddx_laplacian of ddx_laplacian: collapsed channels Delta^2,
+ * d_k Delta, Delta and the Hessian, 3 + 2d + d(d+1)/2 of them.) */
 DDX_API ddx_node ddx_biharmonic_stochastic(ddx_graph *g, ddx_node y, int samples, uint64_t seed);
 
 /* ---- graph inspection (importers, tools) ------------------------------- */
@@ -245,6 +247,9 @@ typedef struct ddx_compile_options {
      * are handed out dynamically; ddx_program_eval_device uses the first. */
     int n_cuda_devices;
     int cuda_devices[DDX_MAX_CUDA_DEVICES];
+    /* 1: no collapsed channels: laplacian, op2 and biharmonic are carried as
+     * the partials they sum (default 0; for comparisons and tests) */
+    int uncollapsed;
 } ddx_compile_options;
 
 /* CUDA devices the driver reports (0 without a driver, a device, or CUDA). */
@@ -297,8 +302,8 @@ DDX_API ddx_precision ddx_program_precision(const ddx_program *p);
 DDX_API double ddx_program_flops_per_point(const ddx_program *p);
 /* Channels (Taylor coefficients) a graph node carries in this program;
  * 0 if the node is not needed. coeffs (may be NULL) receives count*d ints,
- * the multi-indices, when count <= capacity (a collapsed channel: -1 at
- * each input it sums over; a random direction of a stochastic estimator has
+ * the multi-indices, when count <= capacity (a collapsed channel Delta^p
+ * d^alpha: -p at each input it sums over, plus alpha; a random direction of a stochastic estimator has
  * no input column: its entries are 0). */
 DDX_API int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int capacity);
 /* Largest channel count over the dense layers (what the network carries). */

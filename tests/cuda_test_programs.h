@@ -20,25 +20,31 @@ enum {
     CASE_MIXED,     /* a dense layer reading a subset of its input's channels */
     CASE_RESNET,    /* residual blocks: wide elementwise add */
     CASE_SHARED,    /* a layer output read twice: unfused tanh * sigmoid */
-    CASE_W1_SMALL,  /* 2-16-16-1 tanh, u and all partials to order 4, plus collapsed Laplacians */
+    CASE_W1_SMALL,  /* 2-16-16-1 tanh, u and all partials to order 4, plus collapsed Laplacians and a biharmonic */
     CASE_MISC,      /* vector output, linear layers, exp/log/sqrt/cos/powi/pow/neg/div */
     CASE_DEEP,      /* 3-128-128-1 tanh, all partials to order 3: 20 channels */
     CASE_COUNT,
     /* outside the loops over all cases (too big for them): */
-    CASE_W3_PARTIALS /* W3's Laplacian spelled as sum of D(u,xi,xi): 21 channels */
+    CASE_W3_PARTIALS, /* W3's Laplacian spelled as sum of D(u,xi,xi): 21 channels */
+    /* d = 100, 100-16-16-1 tanh: the first layer over the inputs has a constant jet */
+    CASE_D100_LAP,      /* u, u_x100, laplacian(u): 102 channels */
+    CASE_D100_HESSDIAG, /* hessdiag(u): 100 columns, 201 channels */
+    CASE_D100_STDE      /* laplacian(u, samples=6), Rademacher and Gaussian: 25 channels */
 };
+#define CC_MAX_INPUTS 100
 
-static const char *const cuda_case_names[CASE_COUNT] = {"seed",  "W1",     "W2",     "acts",    "W3",
-                                                         "mixed", "resnet", "shared", "w1small", "misc",  "deep"};
+static const char *const cuda_case_names[CASE_D100_STDE + 1] = {
+    "seed", "W1", "W2", "acts", "W3", "mixed", "resnet", "shared", "w1small", "misc", "deep",
+    "", "w3partials", "d100lap", "d100hessdiag", "d100stde"};
 
 typedef struct cuda_case {
     ddx_graph *g;
-    ddx_node outs[32];
+    ddx_node outs[128];
     int nouts;     /* output nodes */
     int ncols;     /* output columns (a vector node gives one per neuron) */
     int d;
     int max_order; /* highest derivative order among the outputs */
-    int order[64]; /* derivative order of each output column (tolerances) */
+    int order[128]; /* derivative order of each output column (tolerances) */
 } cuda_case;
 
 static double cc_uniform(uint64_t *s, double lo, double hi) {
@@ -104,7 +110,7 @@ static void cc_u_grad_hess(cuda_case *c, ddx_node u, const ddx_node *x) {
 static void cuda_case_build(int which, cuda_case *c) {
     memset(c, 0, sizeof *c);
     ddx_graph *g = c->g = ddx_graph_create();
-    ddx_node x[16];
+    ddx_node x[CC_MAX_INPUTS];
     switch (which) {
     case CASE_SEED: {
         c->d = 1;
@@ -170,6 +176,28 @@ static void cuda_case_build(int which, cuda_case *c) {
         cc_out(c, sum, 2);
         break;
     }
+    case CASE_D100_LAP:
+    case CASE_D100_HESSDIAG:
+    case CASE_D100_STDE: {
+        c->d = 100;
+        cc_inputs(g, 100, x);
+        const int w[2] = {16, 16};
+        const ddx_unary_op a[2] = {DDX_TANH, DDX_TANH};
+        ddx_node u = cc_mlp(g, x, 100, w, 2, a, 13);
+        if (which == CASE_D100_LAP) {
+            cc_out(c, u, 0);
+            cc_out(c, ddx_grad(g, u, x[99]), 1);
+            cc_out(c, ddx_laplacian(g, u), 2);
+        } else if (which == CASE_D100_HESSDIAG) {
+            ddx_node hd[100];
+            ddx_hessdiag(g, u, hd);
+            for (int i = 0; i < 100; i++) cc_out(c, hd[i], 2);
+        } else {
+            cc_out(c, ddx_laplacian_stochastic(g, u, 6, 5, 0), 2);
+            cc_out(c, ddx_laplacian_stochastic(g, u, 6, 5, 1), 2);
+        }
+        break;
+    }
     case CASE_MIXED: {
         /* the network needs only values; the inputs' concat also feeds a
          * second-order term, so the first layer reads 1 of its 3 channels */
@@ -225,6 +253,8 @@ static void cuda_case_build(int which, cuda_case *c) {
          * alone (lap(x), next to xx) and over both inputs, of u * u */
         cc_out(c, ddx_laplacian_over(g, u, &x[1], 1), 2);
         cc_out(c, ddx_laplacian(g, ddx_mul(g, u, u)), 2);
+        /* the collapsed biharmonic (Delta^2, lap x, lap y channels) of u * u */
+        cc_out(c, ddx_laplacian(g, ddx_laplacian(g, ddx_mul(g, u, u))), 4);
         break;
     }
     case CASE_MISC: {

@@ -21,6 +21,7 @@
 #include "cuda_test_programs.h"
 #include "host/cuda/cuda_emit.h"
 #include "host/compiler/jet_program.h"
+#include "host/compiler/needs.h"
 
 typedef struct variant {
     int which;
@@ -30,7 +31,7 @@ typedef struct variant {
     char dir[400];
     int ready;               /* source written; 0: skipped (plan does not fit) */
     int K, d;
-    int order[64];
+    int order[128];
     double *ref;             /* CPU f64 result, n x K */
     char note[256];
     const char *max_threads; /* ddx_compile_options.cuda_max_threads for the plan, or NULL */
@@ -114,7 +115,10 @@ static char *harness(const variant *v, const jet_program *jp, const cuda_fused_p
         const int64_t ld = v->chunk;
         P("        std::vector<real> ws((size_t)%lld * %lld, (real)0);\n", (long long)(wp->ws_rows ? wp->ws_rows : 1),
           (long long)ld);
-        cuda_gemm g[64];
+        int maxg = 1; /* one GEMM per channel at most (a partial chunk) */
+        for (int vv = 0; vv < jp->n_values; vv++)
+            if (jp->values[vv].nch > maxg) maxg = jp->values[vv].nch;
+        cuda_gemm *g = malloc(sizeof(cuda_gemm) * (size_t)maxg);
         for (int64_t row0 = 0; row0 < v->n; row0 += ld) {
             int64_t np = v->n - row0 < ld ? v->n - row0 : ld;
             P("        { /* chunk at row %lld: %lld points */\n", (long long)row0, (long long)np);
@@ -128,7 +132,7 @@ static char *harness(const variant *v, const jet_program *jp, const cuda_fused_p
                       "ddx_seg%d(cp, co, np, ws.data(), ld, prm.data()); })) return 4;\n",
                       CUDA_WIDE_THREADS, CUDA_WIDE_THREADS, CUDA_WIDE_THREADS, st->seg);
                 } else {
-                    int ng = cuda_wide_gemms(jp, prm, st->instr, ld, np, g, 64);
+                    int ng = cuda_wide_gemms(jp, prm, st->instr, ld, np, g, maxg);
                     for (int q = 0; q < ng; q++)
                         P("            ddx_emu_gemm<real>(%d, %d, %d, ws.data() + %lld, %d, prm.data() + %zu, %d, "
                           "ws.data() + %lld, %d);\n",
@@ -138,6 +142,7 @@ static char *harness(const variant *v, const jet_program *jp, const cuda_fused_p
             }
             P("        }\n");
         }
+        free(g);
     }
     P("        for (size_t i = (size_t)(N * K); i < out.size(); i++)\n");
     P("            if (out[i] != (real)12345) { fprintf(stderr, \"emulate: write past the outputs\\n\"); return 5; }\n");
@@ -172,7 +177,8 @@ static void prepare(variant *v, const char *root) {
 
     jet_program *jp = NULL;
     char err[512];
-    if (jet_program_build(c.g, c.outs, c.nouts, &jp, err, sizeof err) != DDX_OK) fail_msg("lower: %s", err);
+    /* lowered as ddx_compile lowers for CUDA: constant-jet first layers */
+    if (jet_program_build_ex(c.g, c.outs, c.nouts, NEEDS_CONST_JET, &jp, err, sizeof err) != DDX_OK) fail_msg("lower: %s", err);
     cuda_fused_plan fp = {0};
     cuda_wide_plan wp = {0};
     cuda_params prm = {0};
@@ -348,7 +354,7 @@ static void test_emulate_all(void **state) {
         printf("skipped: no host C++ compiler (%s) for the emulation check\n", cxx());
         skip();
     }
-    variant v[CASE_COUNT * 4 + 4];
+    variant v[CASE_COUNT * 4 + 16];
     int nv = 0;
     /* DDX_TEST_QUICK (the sanitizer pass of tests/run-all.sh): one variant
      * of each program, alternating precision and strategy */
@@ -383,7 +389,32 @@ static void test_emulate_all(void **state) {
         x->max_threads = extra[e].nt;
         x->tile_points = extra[e].tp;
     }
-    for (int i = 0; i < nv; i++) prepare(&v[i], work_root());
+    /* d = 100 (issue 16): the first layer's constant jet (cjet) on both
+     * paths, an exact Laplacian, the Hessian diagonal and an STDE estimate;
+     * each once per strategy, precisions alternating (CI time) */
+    static const struct {
+        int which, prec, wide;
+    } d100[] = {{CASE_D100_LAP, DDX_F64, 0},      {CASE_D100_LAP, DDX_F32, 1}, {CASE_D100_HESSDIAG, DDX_F32, 0},
+                {CASE_D100_HESSDIAG, DDX_F64, 1}, {CASE_D100_STDE, DDX_F32, 0}, {CASE_D100_STDE, DDX_F64, 1}};
+    for (size_t e = 0; e < sizeof d100 / sizeof d100[0]; e++) {
+        if (quick && e > 0) break;
+        variant *x = &v[nv++];
+        memset(x, 0, sizeof *x);
+        x->which = d100[e].which;
+        x->prec = (ddx_precision)d100[e].prec;
+        x->wide = d100[e].wide;
+        x->n = 37; /* ragged, and a partial second chunk */
+        x->chunk = 32;
+    }
+    /* DDX_EMULATE_ONLY=name: only the programs whose name contains it (development) */
+    const char *only = getenv("DDX_EMULATE_ONLY");
+    for (int i = 0; i < nv; i++) {
+        if (only && *only && !strstr(cuda_case_names[v[i].which], only)) {
+            snprintf(v[i].note, sizeof v[i].note, "not selected (DDX_EMULATE_ONLY)");
+            continue;
+        }
+        prepare(&v[i], work_root());
+    }
     int failures = compile_all(v, nv);
     for (int i = 0; i < nv; i++) {
         if (!v[i].ready) {

@@ -193,6 +193,19 @@ static void test_extra_programs(void **state) {
         }
 }
 
+/* d = 100 (issue 16): the first layer's constant jet on both strategies;
+ * exact Laplacian, Hessian diagonal (100 columns), STDE estimates. */
+static void test_d100(void **state) {
+    (void)state;
+    static const int cases[] = {CASE_D100_LAP, CASE_D100_HESSDIAG, CASE_D100_STDE};
+    static const int64_t sizes[] = {31, 5003};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int prec = 0; prec < 2; prec++) {
+            check_case(cases[i], (ddx_precision)prec, DDX_STRATEGY_AUTO, sizes, 2); /* fused */
+            if (prec == (int)(i % 2)) check_case(cases[i], (ddx_precision)prec, DDX_STRATEGY_CUBLAS, sizes, 2);
+        }
+}
+
 /* Chunks smaller than the batch: two streams, pinned buffers, the last
  * chunk partial (and for cuBLAS, per-channel GEMMs on it). */
 static void test_streaming(void **state) {
@@ -327,7 +340,7 @@ int main(void) {
         cmocka_unit_test(test_describe),  cmocka_unit_test(test_seed),         cmocka_unit_test(test_w1),
         cmocka_unit_test(test_w2),        cmocka_unit_test(test_acts),         cmocka_unit_test(test_w3),
         cmocka_unit_test(test_streaming), cmocka_unit_test(test_out_of_memory), cmocka_unit_test(test_device_entry),
-        cmocka_unit_test(test_extra_programs),
+        cmocka_unit_test(test_extra_programs), cmocka_unit_test(test_d100),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #include "host/cuda/cuda_driver.h"
 #include "host/cuda/cuda_emit.h"
 #include "host/compiler/jet_program.h"
+#include "host/compiler/needs.h"
 
 static void *g_mock;
 
@@ -62,7 +63,7 @@ static void set_int(const char *name, long long v) {
 static void mock_geometry(cuda_case *c, ddx_precision prec) {
     jet_program *jp = NULL;
     char err[256];
-    assert_int_equal(jet_program_build(c->g, c->outs, c->nouts, &jp, err, sizeof err), DDX_OK);
+    assert_int_equal(jet_program_build_ex(c->g, c->outs, c->nouts, NEEDS_CONST_JET, &jp, err, sizeof err), DDX_OK); /* as ddx_compile */
     cuda_wide_plan wp;
     assert_int_equal(cuda_wide_plan_build(jp, prec, &wp, err, sizeof err), DDX_OK);
     set_int("DDX_MOCK_D", c->d);

@@ -110,6 +110,64 @@ static void test_forced_strategies(void **state) {
         }
 }
 
+/* Jet rows per point of a wide-path report. */
+static int report_rows(const char *buf) {
+    const char *rows = strstr(buf, " jet rows per point");
+    assert_non_null(rows);
+    while (rows > buf && rows[-1] >= '0' && rows[-1] <= '9') rows--;
+    return atoi(rows);
+}
+
+/* mlp:D-W-W-1:tanh with the exact Laplacian, f32, sm_90, AUTO. */
+static void report_mlp_laplacian(int d, int w, char *buf, size_t cap) {
+    ddx_graph *g = ddx_graph_create();
+    ddx_node *x = malloc(sizeof(ddx_node) * (size_t)d);
+    assert_non_null(x);
+    for (int i = 0; i < d; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "x%d", i + 1);
+        x[i] = ddx_input(g, nm);
+    }
+    const int widths[2] = {w, w};
+    const ddx_unary_op a[2] = {DDX_TANH, DDX_TANH};
+    ddx_node lap = ddx_laplacian(g, cc_mlp(g, x, d, widths, 2, a, 17));
+    ddx_compile_options o;
+    ddx_compile_options_default(&o);
+    ddx_status st = ddx_cuda_compile_report(g, &lap, 1, &o, "sm_90", buf, cap);
+    if (st) fail_msg("mlp:%d-%d-%d-1 Laplacian: %s", d, w, w, ddx_graph_error(g));
+    printf("mlp:%d-%d-%d-1:tanh laplacian f32 sm_90:\n%s", d, w, w, buf);
+    free(x);
+    ddx_graph_free(g);
+}
+
+/* Issue 16 at d = 100 (and 1000): exact Laplacians compile for sm_90. The
+ * first layer over the inputs runs with a constant jet (only its value
+ * channel is a GEMM), so the inputs carry their value alone, and runs of
+ * inputs, of their concat and of the epilogue's gradient channels and
+ * squared terms are loops: the 100-16-16-1 program takes the fused path in
+ * f32 and f64; mlp:100-128-128-1 (W5's d = 100 shape, too wide to fuse at 102
+ * channels) and mlp:1000-64-64-1 the cuBLAS path with sources under 16 KB
+ * (d = 100: 86 KB and 46512 jet rows per point when the inputs carried all
+ * 102 channels; now about 5 KB and 26312 rows). */
+static void test_d100_laplacian(void **state) {
+    (void)state;
+    char buf[4096], err[1024];
+    for (int prec = 0; prec < 2; prec++) {
+        ddx_status st = report(CASE_D100_LAP, (ddx_precision)prec, DDX_STRATEGY_AUTO, "sm_90", buf, sizeof buf, err,
+                               sizeof err);
+        if (st) fail_msg("d100 Laplacian %s: %s", prec ? "f64" : "f32", err);
+        printf("d100lap %s sm_90:\n%s", prec ? "f64" : "f32", buf);
+        assert_non_null(strstr(buf, "strategy: fused"));
+    }
+    report_mlp_laplacian(100, 128, buf, sizeof buf);
+    assert_non_null(strstr(buf, "strategy: cublas"));
+    assert_true(report_int(buf, "generated source ") < 16000);
+    assert_true(report_rows(buf) < 30000); /* 2 x 128 x 102 + a few */
+    report_mlp_laplacian(1000, 64, buf, sizeof buf);
+    assert_true(report_int(buf, "generated source ") < 16000);
+    assert_int_equal(report_int(buf, "spill stores "), 0);
+}
+
 /* Disk cache: a second build after emptying the memory cache reads the
  * file; an unusable cache folder warns and goes on. */
 static void test_kernel_cache(void **state) {
@@ -379,6 +437,7 @@ int main(void) {
         cmocka_unit_test(test_no_driver),    cmocka_unit_test(test_compile_error),
         cmocka_unit_test(test_kernel_cache), cmocka_unit_test(test_kernel_cache_integrity), cmocka_unit_test(test_w1_no_spills),
         cmocka_unit_test(test_forced_strategies), cmocka_unit_test(test_compile_all_programs),
+        cmocka_unit_test(test_d100_laplacian),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,9 +332,8 @@ static void test_operator2(void **state) {
 /* The CUDA emitter at d = 100 (no input cap there either): u_x100 and an
  * STDE estimate (random-direction seeds in the input instructions) compile
  * with NVRTC for sm_90, no GPU needed. Skips when ddx was built without
- * CUDA. (The exact Laplacian at d = 100 compiles too, but the CUDA path has
- * no constant-jet first layer yet, so its inputs carry 102 channels each and
- * NVRTC takes minutes: not here.) */
+ * CUDA. (The exact Laplacian, Hessian diagonal and STDE at d = 100, with the
+ * constant-jet first layer: test_cuda_nvrtc and test_cuda_emulate.) */
 static void test_cuda_d100_compiles(void **state) {
     (void)state;
     const int d = 100;

@@ -68,8 +68,14 @@ typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int
 typedef void (*dgemm_fn)(int, int, int, int, int, int, double, const double *, int, const double *, int, double,
                          double *, int);
 
-double ddx_blas_gemm_gflops(ddx_precision prec, int threads, char *lib, size_t cap) {
+double ddx_blas_gemm_gflops(ddx_precision prec, int threads, const char *isa, char *lib, size_t cap) {
     static const char *const libs[] = {"libopenblas.so.0", "libblis.so.4"};
+    const char *core = NULL; /* set here, not by the user */
+    if (isa && !getenv("OPENBLAS_CORETYPE")) {
+        if (!strcmp(isa, "avx512")) core = "SkylakeX";
+        else if (!strcmp(isa, "avx2")) core = "Haswell";
+        if (core) setenv("OPENBLAS_CORETYPE", core, 0); /* read by OpenBLAS's constructor at dlopen */
+    }
     void *h = NULL;
     const char *name = NULL;
     for (size_t i = 0; i < sizeof libs / sizeof *libs && !h; i++)
@@ -109,7 +115,9 @@ double ddx_blas_gemm_gflops(ddx_precision prec, int threads, char *lib, size_t c
             if (rep > 0 && g > best) best = g;
         }
     }
-    if (corename) snprintf(lib, cap, "OpenBLAS %s, core %s", prec == DDX_F32 ? "SGEMM" : "DGEMM", corename());
+    if (corename)
+        snprintf(lib, cap, "OpenBLAS %s, core %s%s", prec == DDX_F32 ? "SGEMM" : "DGEMM", corename(),
+                 core ? " (OPENBLAS_CORETYPE set by ddx to match its kernels)" : "");
     else snprintf(lib, cap, "%s %s", name, prec == DDX_F32 ? "SGEMM" : "DGEMM");
     free(a);
     free(b);

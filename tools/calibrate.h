@@ -14,7 +14,11 @@ double ddx_cpu_gemm_gflops(ddx_precision precision);
  * ddx's, found at run time (dlopen libopenblas.so.0, else libblis.so.4).
  * Returns GFLOP/s and writes the library and, for OpenBLAS, the kernel it
  * picked (openblas_get_corename) to lib; 0 with the reason in lib when
- * neither is installed. */
-double ddx_blas_gemm_gflops(ddx_precision precision, int threads, char *lib, size_t cap);
+ * neither is installed. isa (the ddx variant being measured, or NULL):
+ * when OPENBLAS_CORETYPE is unset, OpenBLAS is told the matching core
+ * (avx512 -> SkylakeX, avx2 -> Haswell) before it loads, because Debian's
+ * OpenBLAS 0.3.21 does not know newer Xeons and falls back to an SSE
+ * kernel (Prescott) — a reference 3-5x too slow is no reference. */
+double ddx_blas_gemm_gflops(ddx_precision precision, int threads, const char *isa, char *lib, size_t cap);
 
 #endif

@@ -10,6 +10,7 @@
  * suffix letters: u_tx = d/dx d/dt u (single-letter input names), u_x1 for
  * one derivative by a longer name, or D(u, x1, x1) for any names. */
 #include "tools/expr_parse.h"
+#include "tools/array_io.h"
 #include "tools/text_safe.h"
 
 #include <ctype.h>
@@ -187,11 +188,58 @@ static ddx_node parse_expr(parser *p);
 
 static int is_const_node(parser *p, ddx_node n, double *v);
 
-/* Keyword arguments of laplacian(u, samples=S, seed=K, dist=gaussian). */
+/* Keyword arguments of laplacian(u, samples=S, seed=K, dist=gaussian) and
+ * op2(u, A=@FILE): A is the d x d matrix read from FILE (malloc'd). */
 typedef struct fn_kwargs {
-    int samples, gaussian, any, dist_given;
+    int samples, gaussian, any, dist_given, stoch; /* stoch: samples=, seed= or dist= given */
     uint64_t seed;
+    double *A;
 } fn_kwargs;
+
+/* A=@FILE of op2: a d x d matrix from a .npy (2-D, f32/f64) or a .csv (a
+ * header row, then d rows of d numbers), every entry finite. The value runs
+ * to the next ',' or ')' (no such characters in the path). */
+static int read_matrix_kwarg(parser *p, const char *s, fn_kwargs *kw) {
+    if (*s != '@') return perr(p, "A= takes @FILE (a d x d matrix as .npy or .csv), e.g. A=@a.npy", NULL), -1;
+    s++;
+    const char *e = s;
+    while (*e && *e != ',' && *e != ')') e++;
+    const char *end = e;
+    while (end > s && isspace((unsigned char)end[-1])) end--;
+    char path[512];
+    if (end == s || (size_t)(end - s) >= sizeof path) return perr(p, "A=@FILE: missing or too long file name", NULL), -1;
+    memcpy(path, s, (size_t)(end - s));
+    path[end - s] = 0;
+    char msg[1000];
+    ddx_array a;
+    char err[400];
+    if (ddx_array_read(path, &a, err, sizeof err) != DDX_OK) {
+        snprintf(msg, sizeof msg, "op2(u, A=@%s): %s", path, err);
+        return perr(p, "%s", msg), -1;
+    }
+    const int d = ddx_graph_num_inputs(p->g);
+    const int csv = a.colnames != NULL;
+    if (a.rows != d || a.cols != d) {
+        snprintf(msg, sizeof msg, "op2(u, A=@%s): A is %lld x %d; it must be d x d = %d x %d (the model's inputs)%s",
+                 path, (long long)a.rows, a.cols, d, d, csv && a.rows + 1 == d ? " (a .csv starts with a header row)" : "");
+        ddx_array_free(&a);
+        return perr(p, "%s", msg), -1;
+    }
+    if (ddx_array_convert(&a, DDX_F64) != DDX_OK || !(kw->A = malloc(sizeof(double) * (size_t)d * (size_t)d))) {
+        ddx_array_free(&a);
+        return perr(p, "out of memory reading A=", NULL), -1;
+    }
+    memcpy(kw->A, a.data, sizeof(double) * (size_t)d * (size_t)d);
+    ddx_array_free(&a);
+    for (int i = 0; i < d * d; i++)
+        if (!isfinite(kw->A[i])) {
+            snprintf(msg, sizeof msg, "op2(u, A=@%s): A[%d][%d] is %g; every entry must be finite", path, i / d + 1,
+                     i % d + 1, kw->A[i]);
+            return perr(p, "%s", msg), -1;
+        }
+    p->s = e;
+    return 0;
+}
 
 /* Reads `name=value` at p->s if there is one: 1 read, 0 not a keyword, -1 error. */
 static int read_kwarg(parser *p, fn_kwargs *kw) {
@@ -220,8 +268,14 @@ static int read_kwarg(parser *p, fn_kwargs *kw) {
         } else
             kw->seed = v;
         p->s = end;
+    } else if (strcmp(key, "A") == 0) {
+        kw->any = 1;
+        if (kw->A) return perr(p, "A= given twice", NULL), -1;
+        if (read_matrix_kwarg(p, s, kw)) return -1;
     } else
-        return perr(p, "unknown keyword '%s=' (laplacian/biharmonic/op2 take samples=, seed=, dist=)", key), -1;
+        return perr(p, "unknown keyword '%s=' (laplacian/biharmonic/op2 take samples=, seed=, dist=; op2 A=@FILE)", key),
+               -1;
+    if (strcmp(key, "A") != 0) kw->stoch = 1;
     kw->any = 1;
     return 1;
 }
@@ -229,6 +283,7 @@ static int read_kwarg(parser *p, fn_kwargs *kw) {
 static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int nargs, const fn_kwargs *kw) {
     if (kw->any && strcmp(fn, "laplacian") != 0 && strcmp(fn, "biharmonic") != 0 && strcmp(fn, "op2") != 0)
         return perr(p, "%s() takes no keyword arguments", fn);
+    if (kw->A && strcmp(fn, "op2") != 0) return perr(p, "%s(): A= is op2's keyword", fn);
     if (strcmp(fn, "biharmonic") == 0) {
         if (nargs != 1) return perr(p, "biharmonic(u[, samples=S, seed=K]) takes one function", NULL);
         if (!kw->any) return gcheck(p, ddx_laplacian(p->g, ddx_laplacian(p->g, args[0])));
@@ -268,17 +323,26 @@ static ddx_node apply_function(parser *p, const char *fn, ddx_node *args, int na
         return gcheck(p, ddx_laplacian_over(p->g, args[0], args + 1, nargs - 1));
     }
     if (strcmp(fn, "op2") == 0) {
-        /* op2(u, a11, a12, ..., add): sum_ij a_ij u_ij over all d inputs, A row-major */
+        /* op2(u, a11, a12, ..., add) or op2(u, A=@FILE): sum_ij a_ij u_ij over
+         * all d inputs, A row-major */
         int d = ddx_graph_num_inputs(p->g);
-        if (d > 8 || nargs != 1 + d * d) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "op2(u, a11, ..., a_dd) takes u and d*d = %d numbers (d <= 8)", d * d);
-            return perr(p, "%s", msg);
+        double Abuf[64];
+        const double *A = kw->A;
+        if (A) {
+            if (nargs != 1) return perr(p, "op2(u, A=@FILE): no coefficients beside A=", NULL);
+        } else {
+            if (d > 8 || nargs != 1 + d * d) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "op2(u, a11, ..., a_dd) takes u and d*d = %d numbers (d <= 8; else A=@FILE)",
+                         d * d);
+                return perr(p, "%s", msg);
+            }
+            for (int i = 0; i < d * d; i++)
+                if (!is_const_node(p, args[1 + i], &Abuf[i]))
+                    return perr(p, "op2(): the coefficients must be numbers", NULL);
+            A = Abuf;
         }
-        double A[64];
-        for (int i = 0; i < d * d; i++)
-            if (!is_const_node(p, args[1 + i], &A[i])) return perr(p, "op2(): the coefficients must be numbers", NULL);
-        if (kw->any) {
+        if (kw->stoch) {
             if (!kw->samples) return perr(p, "op2(u, ..., seed=...): needs samples=S", NULL);
             return gcheck(p, ddx_operator2_stochastic(p->g, args[0], A, kw->samples, kw->seed, kw->gaussian));
         }
@@ -295,6 +359,37 @@ static int is_const_node(parser *p, ddx_node n, double *v) {
     if (ddx_node_get_info(p->g, n, &info) != DDX_OK || info.kind != DDX_NODE_CONST) return 0;
     *v = info.dval;
     return 1;
+}
+
+/* The arguments of name( ... ) and the call; kw->A is the caller's to free. */
+static ddx_node parse_call(parser *p, const char *name, fn_kwargs *kw) {
+    ddx_node args[66]; /* D(u, 8 names); op2(u, 64 coefficients) */
+    int nargs = 0;
+    skip_ws(p);
+    if (*p->s != ')') {
+        for (;;) {
+            if (nargs >= 66) return perr(p, "too many arguments to %s()", name);
+            skip_ws(p);
+            int k = nargs ? read_kwarg(p, kw) : 0;
+            if (k < 0) return DDX_NO_NODE;
+            /* D(u, x, x): input names are plain inputs there */
+            if (k == 0) {
+                if (kw->any) return perr(p, "%s(): a positional argument after a keyword", name);
+                args[nargs] = parse_expr(p);
+                if (args[nargs++] == DDX_NO_NODE) return DDX_NO_NODE;
+            }
+            skip_ws(p);
+            if (*p->s == ',') {
+                p->s++;
+                continue;
+            }
+            break;
+        }
+    }
+    skip_ws(p);
+    if (*p->s != ')') return perr(p, "expected ')' after arguments of %s()", name);
+    p->s++;
+    return apply_function(p, name, args, nargs, kw);
 }
 
 static ddx_node parse_primary(parser *p) {
@@ -321,34 +416,10 @@ static ddx_node parse_primary(parser *p) {
         skip_ws(p);
         if (*p->s == '(') {
             p->s++;
-            ddx_node args[66]; /* D(u, 8 names); op2(u, 64 coefficients) */
-            int nargs = 0;
-            fn_kwargs kw = {0, 0, 0, 0, 0};
-            skip_ws(p);
-            if (*p->s != ')') {
-                for (;;) {
-                    if (nargs >= 66) return perr(p, "too many arguments to %s()", name);
-                    skip_ws(p);
-                    int k = nargs ? read_kwarg(p, &kw) : 0;
-                    if (k < 0) return DDX_NO_NODE;
-                    /* D(u, x, x): input names are plain inputs there */
-                    if (k == 0) {
-                        if (kw.any) return perr(p, "%s(): a positional argument after a keyword", name);
-                        args[nargs] = parse_expr(p);
-                        if (args[nargs++] == DDX_NO_NODE) return DDX_NO_NODE;
-                    }
-                    skip_ws(p);
-                    if (*p->s == ',') {
-                        p->s++;
-                        continue;
-                    }
-                    break;
-                }
-            }
-            skip_ws(p);
-            if (*p->s != ')') return perr(p, "expected ')' after arguments of %s()", name);
-            p->s++;
-            return apply_function(p, name, args, nargs, &kw);
+            fn_kwargs kw = {0};
+            ddx_node r = parse_call(p, name, &kw);
+            free(kw.A); /* op2's A=@FILE, copied into the graph */
+            return r;
         }
         return resolve_name(p, name);
     }

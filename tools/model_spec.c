@@ -155,18 +155,25 @@ static ddx_status load_mlp(const char *text, const char *inputs, ddx_model *m, c
     strcpy(buf, text);
     char *act = strchr(buf, ':');
     uint64_t seed = 0;
+    long blocks = 0;
     strcpy(m->activation, "tanh");
     if (act) {
         *act++ = 0;
         char *opt = strchr(act, ':');
-        if (opt) {
-            *opt++ = 0;
-            char *end;
-            if (strncmp(opt, "seed=", 5) != 0 || !isdigit((unsigned char)opt[5]) ||
-                (errno = 0, seed = strtoull(opt + 5, &end, 10), *end) || errno) {
-                snprintf(err, cap, "mlp:%s: unknown option '%s' (expected seed=N)", text, opt);
+        if (opt) *opt++ = 0;
+        /* options, ':'-separated: seed=N, blocks=B */
+        while (opt) {
+            char *next = strchr(opt, ':'), *end;
+            if (next) *next++ = 0;
+            if (strncmp(opt, "seed=", 5) == 0 && isdigit((unsigned char)opt[5]) &&
+                (errno = 0, seed = strtoull(opt + 5, &end, 10), !*end) && !errno) {
+            } else if (strncmp(opt, "blocks=", 7) == 0 && isdigit((unsigned char)opt[7]) &&
+                       (errno = 0, blocks = strtol(opt + 7, &end, 10), !*end) && !errno && blocks >= 1) {
+            } else {
+                snprintf(err, cap, "mlp:%s: unknown option '%s' (expected seed=N or blocks=B)", text, opt);
                 return DDX_ERR_PARSE;
             }
+            opt = next;
         }
         if (strlen(act) >= sizeof m->activation) {
             snprintf(err, cap, "mlp:%s: unknown activation '%s'", text, act);
@@ -199,6 +206,11 @@ static ddx_status load_mlp(const char *text, const char *inputs, ddx_model *m, c
     }
     if (nw < 2) {
         snprintf(err, cap, "mlp:%s: need at least an input and an output width", text);
+        return DDX_ERR_PARSE;
+    }
+    if (blocks && (m->widths[0] % blocks || m->widths[1] < blocks)) {
+        snprintf(err, cap, "mlp:%s: blocks=%ld must divide the %d inputs and be at most the first width %d", text,
+                 blocks, m->widths[0], m->widths[1]);
         return DDX_ERR_PARSE;
     }
     int d = m->widths[0];
@@ -240,8 +252,16 @@ static ddx_status load_mlp(const char *text, const char *inputs, ddx_model *m, c
             snprintf(err, cap, "out of memory");
             return DDX_ERR_OUT_OF_MEMORY;
         }
-        double lim = sqrt(6.0 / (in + out));
-        for (int i = 0; i < in * out; i++) m->W[l][i] = uniform(&rng, -lim, lim);
+        /* blocks=B: inputs in B equal blocks, units in B contiguous near-equal
+         * blocks (unit j: block j*B/out), unit j reads only its block's inputs
+         * (per-electron features); Xavier over the block's fan-in */
+        const int bl = l == 0 ? (int)blocks : 0, fan = bl ? in / bl : in;
+        double lim = sqrt(6.0 / (fan + out));
+        for (int i = 0; i < in * out; i++) {
+            double wv = uniform(&rng, -lim, lim);
+            int j = i / in, k = i % in;
+            m->W[l][i] = bl && (int)((long)j * bl / out) != k / fan ? 0.0 : wv;
+        }
         for (int i = 0; i < out; i++) m->b[l][i] = uniform(&rng, -0.1, 0.1);
         a = ddx_dense(m->g, a, out, in, m->W[l], m->b[l], DDX_F64);
         if (l + 1 < m->n_layers) a = ddx_unary(m->g, op, a);

@@ -1,5 +1,7 @@
 /* model_spec.h — models named on the command line: `expr:EXPRESSION` and
- * `mlp:2-64-64-1:tanh[:seed=N]` built-in networks (ONNX comes separately). */
+ * `mlp:2-64-64-1:tanh[:seed=N][:blocks=B]` built-in networks (ONNX comes
+ * separately); blocks=B makes the first layer block-diagonal: B input
+ * blocks, each read by its own contiguous block of units. */
 #ifndef DDX_MODEL_SPEC_H
 #define DDX_MODEL_SPEC_H
 #include <stddef.h>

@@ -53,6 +53,21 @@ typedef struct jet_instr {
     double *cjet;        /* JI_DENSE over the inputs (or NULL): W times the constant
                           * input jet, out x nch; only channel 0 is a GEMM */
     float *cjetf;
+    int cjet_nz_only;    /* JI_DENSE with cjet: only sparse unaries read it, so only its
+                          * non-zero constant entries are written (sparsity.c) */
+    /* JI_UNARY after a constant-jet dense (sparsity.c): per neuron n only its
+     * structurally non-zero channels sp_ch[sp_nstart[n] .. sp_nstart[n+1]),
+     * entry e with the terms sp_term[sp_tstart[e] .. sp_tstart[e+1]) whose
+     * factors are all non-zero; NULL: the dense Faa di Bruno loop */
+    int *sp_nstart, *sp_ch, *sp_tstart, *sp_term;
+    int sp_zero_fill;    /* also write the zero channels (a reader needs them) */
+    /* JI_DENSE over such a unary: groups of consecutive dst channels whose
+     * non-zero source units are the same runs; group q = sp_group[4q..4q+3]:
+     * dst channel, src channel, channels, first run (runs end at the next
+     * group's first run; sp_group[4 sp_ngroups + 3] = total runs); run r =
+     * units [sp_run[2r], sp_run[2r+1]): one GEMM per run with K = its units */
+    int sp_ngroups;
+    int *sp_group, *sp_run;
     int uop;             /* JI_UNARY: DDX_R_* from ddx_jet_rules.h */
     double uparam;       /* JI_UNARY: power exponent */
     int kmax;            /* JI_UNARY: highest derivative order needed */
@@ -104,14 +119,21 @@ typedef struct jet_program {
     float polyf[3][(DDX_MAX_ORDER + 2) * 12];
     double flops;          /* useful FLOPs per point */
     int network_channels;  /* largest channel count of a dense layer */
+    char sparsity[256];    /* what sparsity.c used, for describe ("" if nothing) */
 } jet_program;
 
 /* Analyses and lowers; on failure returns non-OK with a message in err. */
 ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_outputs,
                              jet_program **out, char *err, size_t errcap);
-/* const_jet = 1: dense layers over the inputs get cjet (backends that run it: CPU) */
-ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
+/* flags (needs.h): NEEDS_CONST_JET: dense layers over the inputs get cjet
+ * (backends that run it: CPU, CUDA); NEEDS_UNCOLLAPSED: no collapsed channels */
+ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int flags,
                                 jet_program **out, char *err, size_t errcap);
 void jet_program_free(jet_program *p);
+/* sparsity.c: structural zeros of the first layer(s) (a block-structured W
+ * over the inputs): marks the unary after a constant-jet dense and the dense
+ * after it to work on the non-zero (channel, neuron) entries only. Off when
+ * the environment has DDX_SPARSE=0. Returns non-zero when out of memory. */
+int jet_program_sparsity(jet_program *p);
 
 #endif

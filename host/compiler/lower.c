@@ -16,7 +16,7 @@ typedef struct lower_ctx {
     const ddx_graph *g;
     jet_program *p;
     mi_set *sets; /* per graph node */
-    int const_jet;
+    int const_jet, uncollapsed;
     char *err;
     size_t errcap;
     int cap_instr; /* allocated entries of p->instr */
@@ -220,18 +220,21 @@ static ddx_status lower_node(lower_ctx *c, int n) {
         in->amap = channel_map(S, &c->sets[x->a], x->ival);
         return in->amap ? DDX_OK : oom(c);
     case OP_LAPLACE: {
-        /* value only: channel L of the operand; else a copy of the grad-spelled sum */
+        /* collapsed: channel beta is channel Delta beta of the operand; else a
+         * copy of the grad-spelled sum (the same test as the needs analysis) */
         if (!(in = new_instr(c, JI_COPY, n))) return oom(c);
-        if (S->n != 1) {
+        if (c->uncollapsed || !needs_laplace_collapses(S, x->ival)) {
             in->a = p->node_value[x->b];
             in->amap = channel_map(S, &c->sets[x->b], -1);
             return in->amap ? DDX_OK : oom(c);
         }
         in->a = p->node_value[x->a];
-        if (!(in->amap = malloc(sizeof(int)))) return oom(c);
-        ddx_mi L = mi_zero();
-        L.op = (uint16_t)(x->ival + 1);
-        in->amap[0] = mi_set_find(&c->sets[x->a], &L);
+        if (!(in->amap = malloc(sizeof(int) * (size_t)S->n))) return oom(c);
+        for (int ch = 0; ch < S->n; ch++) {
+            ddx_mi m = S->v[ch];
+            mi_add_pair(&m, x->ival + 1);
+            in->amap[ch] = mi_set_find(&c->sets[x->a], &m);
+        }
         return DDX_OK;
     }
     case OP_CONCAT:
@@ -286,12 +289,12 @@ ddx_status jet_program_build(const ddx_graph *g, const ddx_node *outputs, int n_
     return jet_program_build_ex(g, outputs, n_outputs, 0, out, err, errcap);
 }
 
-ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int const_jet,
+ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int n_outputs, int flags,
                                 jet_program **out, char *err, size_t errcap) {
     *out = NULL;
     jet_program *p = calloc(1, sizeof *p);
     mi_set *sets = calloc((size_t)g->n_nodes + 1, sizeof(mi_set));
-    lower_ctx c = {g, p, sets, const_jet, err, errcap, 0};
+    lower_ctx c = {g, p, sets, !!(flags & NEEDS_CONST_JET), !!(flags & NEEDS_UNCOLLAPSED), err, errcap, 0};
     ddx_status st = DDX_OK;
     if (!p || !sets) {
         free(p);
@@ -328,7 +331,7 @@ ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int
         jet_program_free(p);
         return oom(&c);
     }
-    st = needs_analyze_ex(g, outputs, n_outputs, sets, const_jet, err, errcap);
+    st = needs_analyze_ex(g, outputs, n_outputs, sets, flags, err, errcap);
     if (st) goto fail;
 
     p->n_nodes = g->n_nodes;
@@ -394,6 +397,10 @@ ddx_status jet_program_build_ex(const ddx_graph *g, const ddx_node *outputs, int
     derivative_polys(1, p->max_k, p->poly[1]);
     for (int r = 0; r < 2; r++)
         for (int k = 0; k < (DDX_MAX_ORDER + 2) * 12; k++) p->polyf[r][k] = (float)p->poly[r][k];
+    if ((flags & NEEDS_CONST_JET) && (flags & NEEDS_SPARSITY) && jet_program_sparsity(p)) {
+        st = oom(&c);
+        goto fail_nodeview;
+    }
     st = layout_workspace(&c);
     if (st) goto fail_nodeview;
     free(sets);
@@ -422,6 +429,12 @@ void jet_program_free(jet_program *p) {
         free(x->seed_ch);
         free(x->cjet);
         free(x->cjetf);
+        free(x->sp_nstart);
+        free(x->sp_ch);
+        free(x->sp_tstart);
+        free(x->sp_term);
+        free(x->sp_group);
+        free(x->sp_run);
         free(x->seed_val);
     }
     if (p->sets)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 int mi_shift(ddx_mi *m, int i) {
-    if (m->op || m->n >= DDX_MAX_ORDER) return -1;
+    if (mi_order(m) >= DDX_MAX_ORDER) return -1;
     int k = m->n;
     while (k > 0 && m->lab[k - 1] > i) {
         m->lab[k] = m->lab[k - 1];
@@ -25,28 +25,25 @@ int mi_count(const ddx_mi *m, int i) {
     return c;
 }
 
-int mi_order(const ddx_mi *m) { return m->n + (m->op ? 2 : 0); }
+int mi_add_pair(ddx_mi *m, int op) {
+    if ((m->op && m->op != op) || mi_order(m) + 2 > DDX_MAX_ORDER) return -1;
+    m->op = (uint16_t)op;
+    m->p++;
+    return 0;
+}
+
+int mi_order(const ddx_mi *m) { return m->n + 2 * m->p; }
 
 int mi_compare(const ddx_mi *x, const ddx_mi *y) {
     int ox = mi_order(x), oy = mi_order(y);
     if (ox != oy) return ox < oy ? -1 : 1;
     if (x->op != y->op) return x->op < y->op ? -1 : 1;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1; /* more pairs first: Delta^2 before Delta x1 x1 */
+    if (x->n != y->n) return x->n < y->n ? -1 : 1;
     /* lexicographic on the sorted labels = more of an earlier input first */
     for (int k = 0; k < x->n; k++)
         if (x->lab[k] != y->lab[k]) return x->lab[k] < y->lab[k] ? -1 : 1;
     return 0;
-}
-
-int mi_leq(const ddx_mi *x, const ddx_mi *y) {
-    if (x->op || y->op) return x->op == y->op && x->n == y->n;
-    /* multiset inclusion of two sorted label lists */
-    int j = 0;
-    for (int k = 0; k < x->n; k++) {
-        while (j < y->n && y->lab[j] < x->lab[k]) j++;
-        if (j == y->n || y->lab[j] != x->lab[k]) return 0;
-        j++;
-    }
-    return 1;
 }
 
 static int lower_bound(const mi_set *s, const ddx_mi *m) {
@@ -109,13 +106,14 @@ int mi_set_close(mi_set *s, const ddx_cop *cops) {
         for (int i = 0; i < n; i++) {
             const ddx_mi *m = &snap[i];
             if (mi_order(m) != ord) continue;
-            if (m->op) { /* a collapsed channel reads the value and the first partials it sums over */
+            if (m->op) { /* a pair halved: one label i over the operator's inputs */
                 const ddx_cop *op = &cops[m->op - 1];
                 for (int j = 0; j < op->n_in; j++) {
-                    ddx_mi e = mi_unit(op->in[j]);
+                    ddx_mi e = *m;
+                    if (--e.p == 0) e.op = 0;
+                    mi_shift(&e, op->in[j]);
                     if (mi_set_add(s, &e)) goto oom;
                 }
-                continue;
             }
             for (int k = 0; k < m->n; k++) {
                 if (k > 0 && m->lab[k] == m->lab[k - 1]) continue;
@@ -162,22 +160,23 @@ void mi_format(const ddx_mi *m, int d, const char *const *names, const ddx_cop *
         return;
     }
     char nm[80];
-    if (m->op) {
+    int len = 0;
+    if (m->op) { /* "lap", "lap(x y)", "op2", then "^p" and the labels */
         const ddx_cop *op = cops ? &cops[m->op - 1] : NULL;
         const char *kind = op && op->A ? "op2" : "lap";
-        if (!op || op->n_in == d) {
-            snprintf(buf, (size_t)cap, "%s", kind);
-            return;
+        len = snprintf(buf, (size_t)cap, "%s", kind);
+        if (op && op->n_in != d) {
+            len += snprintf(buf + len, (size_t)(cap - len), "(");
+            for (int j = 0; j < op->n_in && len < cap; j++) {
+                coord_name(op->in[j], d, names, nm, sizeof nm);
+                len += snprintf(buf + len, (size_t)(cap - len), "%s%s", j ? " " : "", nm);
+            }
+            if (len < cap) len += snprintf(buf + len, (size_t)(cap - len), ")");
         }
-        int w = snprintf(buf, (size_t)cap, "%s(", kind);
-        for (int j = 0; j < op->n_in && w > 0 && w < cap; j++) {
-            coord_name(op->in[j], d, names, nm, sizeof nm);
-            w += snprintf(buf + w, (size_t)(cap - w), "%s%s", j ? " " : "", nm);
-        }
-        if (w > 0 && w < cap) snprintf(buf + w, (size_t)(cap - w), ")");
-        return;
+        if (m->p > 1 && len < cap) len += snprintf(buf + len, (size_t)(cap - len), "^%d", m->p);
+        if (len >= cap) return;
+        single = 0; /* labels after a space */
     }
-    int len = 0;
     for (int k = 0; k < m->n; k++) {
         coord_name(m->lab[k], d, names, nm, sizeof nm);
         int w = snprintf(buf + len, (size_t)(cap - len), "%s%s", (single || len == 0) ? "" : " ", nm);

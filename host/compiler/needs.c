@@ -3,7 +3,7 @@
  * index it needs shifted by e_i; every other op passes its set to its
  * operands; each set is closed downward before it is passed on, because the
  * Faa di Bruno and Leibniz rules read all sub-indices. laplace(y) asks y
- * for the collapsed channel L when only its value is needed. */
+ * for Delta beta for each channel beta it carries (collapsed channels). */
 #include "host/compiler/needs.h"
 
 #include <stdio.h>
@@ -45,8 +45,17 @@ ddx_status needs_analyze(const ddx_graph *g, const ddx_node *outs, int n_outs, m
     return needs_analyze_ex(g, outs, n_outs, sets, 0, err, errcap);
 }
 
-ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets, int const_jet,
+int needs_laplace_collapses(const mi_set *s, int cop) {
+    for (int c = 0; c < s->n; c++) {
+        ddx_mi m = s->v[c];
+        if (mi_add_pair(&m, cop + 1)) return 0;
+    }
+    return 1;
+}
+
+ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs, mi_set *sets, int flags,
                             char *err, size_t errcap) {
+    const int const_jet = flags & NEEDS_CONST_JET;
     ddx_mi zero = mi_zero();
     int64_t rows = 0;
     for (int i = 0; i < n_outs; i++)
@@ -65,11 +74,7 @@ ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs
             break;
         case OP_GRAD:
             for (int c = 0; c < s->n; c++) {
-                ddx_mi m = s->v[c];
-                if (m.op) { /* cannot happen: L only enters grad-free cones */
-                    snprintf(err, errcap, "node %d: collapsed Laplacian channel reached a grad node", n);
-                    return DDX_ERR_INTERNAL;
-                }
+                ddx_mi m = s->v[c]; /* a collapsed channel too: d_i Delta^p d^alpha */
                 if (mi_shift(&m, x->ival)) {
                     snprintf(err, errcap, "node %d: derivative order above %d", n, DDX_MAX_ORDER);
                     return DDX_ERR_LIMIT;
@@ -78,11 +83,15 @@ ddx_status needs_analyze_ex(const ddx_graph *g, const ddx_node *outs, int n_outs
             }
             break;
         case OP_LAPLACE:
-            if (s->n == 1) { /* only its value: the operand carries the collapsed channel L */
-                ddx_mi L = mi_zero(); /* ival: its collapsed operator (the inputs it sums over) */
-                L.op = (uint16_t)(x->ival + 1);
-                if (mi_set_add(&sets[x->a], &L)) goto oom;
-            } else { /* the Laplacian is differentiated: use the sum spelled with grads */
+            if (!(flags & NEEDS_UNCOLLAPSED) && needs_laplace_collapses(s, x->ival)) {
+                /* channel beta of Delta y is channel Delta beta of y: one more pair
+                 * (Delta Delta y is Delta^2 of y, d_k Delta y is "Delta k") */
+                for (int c = 0; c < s->n; c++) {
+                    ddx_mi m = s->v[c];
+                    mi_add_pair(&m, x->ival + 1);
+                    if (mi_set_add(&sets[x->a], &m)) goto oom;
+                }
+            } else { /* another operator's channel, or past the order: the sum spelled with grads */
                 if (mi_set_union(&sets[x->b], s)) goto oom;
             }
             break;

@@ -76,7 +76,7 @@ static ddx_status cpu_prepare(const jet_program *p, const ddx_compile_options *o
     tile = tile / 32 * 32;
     s->tile = opt->tile_points > 0 ? opt->tile_points : (int)(tile < 32 ? 32 : tile > 256 ? 256 : tile);
     s->threads = opt->num_threads > 0 ? opt->num_threads : default_threads();
-    s->n_fused = k->fuse ? ddx_cpu_fuse_plan(p, s->fuse) : 0;
+    s->n_fused = ddx_cpu_fuse_plan(p, s->fuse, k->fuse);
     s->ws_len = (size_t)p->workspace * (size_t)s->tile;
     s->scratch_len = ddx_cpu_scratch_len(p, s->fuse);
     *state = s;

@@ -10,12 +10,14 @@
  * unary's rows may be the dense input's (the workspace reuses dead rows):
  * the fused kernel packs a strip's whole input before it writes that
  * strip's columns, and writes no other columns. A first layer with a
- * constant input jet (cjet, lower.c) is not a whole-jet GEMM: never fused. */
+ * constant input jet (cjet, lower.c) is not a whole-jet GEMM: never fused.
+ * A dense layer over structural zeros (sparsity.c: GEMMs per run of units)
+ * has its own fused kernel, used on every ISA. */
 static int reads_value(const jet_instr *in, int v) {
     return (in->op != JI_INPUT && in->op != JI_CONST && in->a == v) || in->b == v;
 }
 
-int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse) {
+int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse, int dense_pairs) {
     int n = 0;
     for (int i = 0; i < p->n_instr; i++) fuse[i] = 0;
 #ifdef DDX_CPU_NO_FUSE /* a build to measure the unfused path against */
@@ -23,7 +25,11 @@ int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse) {
 #endif
     for (int i = 0; i + 1 < p->n_instr; i++) {
         const jet_instr *d = &p->instr[i], *u = &p->instr[i + 1];
-        if (d->op != JI_DENSE || !d->amap_identity || d->cjet || u->op != JI_UNARY || u->a != d->dst) continue;
+        /* a dense over structural zeros: always (its output would be a whole
+         * jet written and re-read for little arithmetic) */
+        int sparse = d->op == JI_DENSE && d->sp_group;
+        if (!sparse && (!dense_pairs || d->op != JI_DENSE || !d->amap_identity || d->cjet)) continue;
+        if (u->op != JI_UNARY || u->a != d->dst) continue;
         int ok = 1;
         for (int j = i + 2; j < p->n_instr && ok; j++) ok = !reads_value(&p->instr[j], d->dst);
         for (int k = 0; k < p->n_outputs && ok; k++) ok = p->outputs[k].value != d->dst;

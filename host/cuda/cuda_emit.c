@@ -54,7 +54,9 @@ ddx_status cuda_params_pack(const jet_program *p, ddx_precision prec, int fused,
     out->w_off = calloc((size_t)nd, sizeof(size_t));
     out->b_off = calloc((size_t)nd, sizeof(size_t));
     out->ldw = calloc((size_t)nd, sizeof(int));
-    if (!out->w_off || !out->b_off || !out->ldw) goto oom;
+    out->n_instr = p->n_instr;
+    out->cj_off = calloc((size_t)p->n_instr + 1, sizeof(size_t));
+    if (!out->w_off || !out->b_off || !out->ldw || !out->cj_off) goto oom;
     size_t n = 0;
     for (int d = 0; d < p->n_dense; d++) {
         const jet_dense *w = &p->dense[d];
@@ -64,6 +66,15 @@ ddx_status cuda_params_pack(const jet_program *p, ddx_precision prec, int fused,
         n += round_up((size_t)(fused ? w->in : w->out) * (size_t)ld, 8);
         out->b_off[d] = n;
         n += round_up((size_t)w->out, 8);
+    }
+    /* a dense layer over the inputs: its channels other than the value are
+     * constants (W times the inputs' constant jet, lower.c), read by the kernel */
+    for (int i = 0; i < p->n_instr; i++) {
+        const jet_instr *in = &p->instr[i];
+        out->cj_off[i] = (size_t)-1;
+        if (in->op != JI_DENSE || !in->cjet) continue;
+        out->cj_off[i] = n;
+        n += round_up((size_t)p->dense[in->dense].out * (size_t)p->values[in->dst].nch, 8);
     }
     out->n_reals = n;
     out->data = calloc(n ? n : 1, real_size(prec));
@@ -85,6 +96,15 @@ ddx_status cuda_params_pack(const jet_program *p, ddx_precision prec, int fused,
                 ((float *)out->data)[out->b_off[d] + o] = w->bf[o];
         }
     }
+    for (int i = 0; i < p->n_instr; i++) {
+        if (out->cj_off[i] == (size_t)-1) continue;
+        const jet_instr *in = &p->instr[i];
+        size_t k = (size_t)p->dense[in->dense].out * (size_t)p->values[in->dst].nch;
+        if (prec == DDX_F64)
+            memcpy((double *)out->data + out->cj_off[i], in->cjet, k * sizeof(double));
+        else
+            memcpy((float *)out->data + out->cj_off[i], in->cjetf, k * sizeof(float));
+    }
     return DDX_OK;
 oom:
     cuda_params_free(out);
@@ -97,6 +117,7 @@ void cuda_params_free(cuda_params *prm) {
     free(prm->w_off);
     free(prm->b_off);
     free(prm->ldw);
+    free(prm->cj_off);
     free(prm->data);
     memset(prm, 0, sizeof *prm);
 }
@@ -140,7 +161,7 @@ static int *count_readers(const jet_program *p) {
 static int check_maps(const jet_program *p, char *why, size_t cap) {
     for (int i = 0; i < p->n_instr; i++) {
         const jet_instr *in = &p->instr[i];
-        int nch = p->values[in->dst].nch;
+        int nch = in->cjet ? 1 : p->values[in->dst].nch; /* cjet: only the value is read */
         for (int c = 0; c < nch; c++)
             if ((in->amap && in->amap[c] < 0) || (in->bmap && in->bmap[c] < 0)) {
                 snprintf(why, cap, "instruction %d: channel %d has no source channel", i, c);
@@ -379,8 +400,54 @@ static void emit_polys(sb *b, const jet_program *p, ddx_precision prec) {
     }
 }
 
-/* Epilogue functor ep<i> of unary instruction i: y = Faa di Bruno(z). */
-static void emit_epilogue(sb *b, const jet_program *p, int i) {
+/* Shortest run emitted as a loop (roll_run, emit_epilogue). */
+#define ROLL_MIN 8
+
+/* One Faa di Bruno term as an expression: coef * D[k] * z[f0] * ... */
+static void emit_fdb_term(sb *b, const fdb_term *ft) {
+    if (ft->coef != 1.0) {
+        char l[64];
+        lit(l, sizeof l, ft->coef);
+        sbf(b, "%s * ", l);
+    }
+    sbf(b, "D[%d]", ft->k);
+    for (int j = 0; j < ft->nf; j++) sbf(b, " * z[%d]", ft->f[j]);
+}
+
+/* Channel c + 1's terms are channel c's with every z index one higher (the
+ * gradient channels D[1] z[c], a Hessian diagonal's D[1] z[c] + D[2] z[i]^2,
+ * ...): such runs of channels are one loop. */
+static int shifted_channel(const jet_instr *in, int c) {
+    const int t0 = in->term_start[c], n = in->term_start[c + 1] - t0, u0 = in->term_start[c + 1];
+    if (n == 0 || in->term_start[c + 2] - u0 != n) return 0;
+    for (int t = 0; t < n; t++) {
+        const fdb_term *x = &in->fdb[t0 + t], *y = &in->fdb[u0 + t];
+        if (x->coef != y->coef || x->k != y->k || x->nf != y->nf) return 0;
+        for (int j = 0; j < x->nf; j++)
+            if (y->f[j] != x->f[j] + 1) return 0;
+    }
+    return 1;
+}
+
+/* Terms t.. equal to coef * D[k] * z[j] * z[j] for consecutive j (a
+ * collapsed operator's sum over the inputs): the run length. */
+static int square_run(const jet_instr *in, int t, int t1) {
+    const fdb_term *a = &in->fdb[t];
+    if (a->nf != 2 || a->f[0] != a->f[1]) return 0;
+    int n = 1;
+    while (t + n < t1) {
+        const fdb_term *x = &in->fdb[t + n];
+        if (x->nf != 2 || x->k != a->k || x->coef != a->coef || x->f[0] != a->f[0] + n || x->f[1] != x->f[0]) break;
+        n++;
+    }
+    return n;
+}
+
+/* Epilogue functor ep<i> of unary instruction i: y = Faa di Bruno(z).
+ * roll (the wide path, many channels: z and y in local memory anyway):
+ * runs of gradient-like channels and of squared terms become loops, in the
+ * same summation order. */
+static void emit_epilogue(sb *b, const jet_program *p, int i, int roll) {
     const jet_instr *in = &p->instr[i];
     const int K = in->kmax, nch = p->values[in->dst].nch;
     const char *poly = "(const real *)0";
@@ -397,19 +464,58 @@ static void emit_epilogue(sb *b, const jet_program *p, int i) {
         sbf(b, "        ddx_unary_derivs<%d>(%d /* %s */, z[0], %s, %s, D);\n", K, in->uop, uop_name(in->uop), l, poly);
     }
     for (int c = 0; c < nch; c++) {
-        sbf(b, "        y[%d] = ", c);
         int t0 = in->term_start[c], t1 = in->term_start[c + 1];
+        int n = 1;
+        while (roll && c + n < nch && shifted_channel(in, c + n - 1)) n++;
+        if (n >= ROLL_MIN) {
+            /* y[c] for c in [c, c + n): channel c's terms with z[f + (c - c0)] */
+            sbf(b, "        for (int c = %d; c < %d; c++) y[c] = ", c, c + n);
+            for (int t = t0; t < t1; t++) {
+                const fdb_term *ft = &in->fdb[t];
+                if (t > t0) sbf(b, " + ");
+                if (ft->coef != 1.0) {
+                    char l[64];
+                    lit(l, sizeof l, ft->coef);
+                    sbf(b, "%s * ", l);
+                }
+                sbf(b, "D[%d]", ft->k);
+                for (int j = 0; j < ft->nf; j++) sbf(b, " * z[c %c %d]", ft->f[j] >= c ? '+' : '-', abs(ft->f[j] - c));
+            }
+            sbf(b, ";\n");
+            c += n - 1;
+            continue;
+        }
+        int runs = 0;
+        for (int t = t0; roll && t < t1; t++) runs |= square_run(in, t, t1) >= ROLL_MIN;
+        if (runs) {
+            /* s accumulates the terms left to right, as the expression would */
+            sbf(b, "        {\n            real s = (real)0;\n");
+            for (int t = t0; t < t1; t++) {
+                int r = square_run(in, t, t1);
+                if (r >= ROLL_MIN) {
+                    const fdb_term *ft = &in->fdb[t];
+                    char l[64] = "";
+                    if (ft->coef != 1.0) {
+                        lit(l, sizeof l, ft->coef);
+                        strcat(l, " * ");
+                    }
+                    sbf(b, "            for (int j = %d; j < %d; j++) s += %sD[%d] * z[j] * z[j];\n", ft->f[0],
+                        ft->f[0] + r, l, ft->k);
+                    t += r - 1;
+                } else {
+                    sbf(b, "            s += ");
+                    emit_fdb_term(b, &in->fdb[t]);
+                    sbf(b, ";\n");
+                }
+            }
+            sbf(b, "            y[%d] = s;\n        }\n", c);
+            continue;
+        }
+        sbf(b, "        y[%d] = ", c);
         if (t0 == t1) sbf(b, "(real)0");
         for (int t = t0; t < t1; t++) {
-            const fdb_term *ft = &in->fdb[t];
             if (t > t0) sbf(b, " + ");
-            if (ft->coef != 1.0) {
-                char l[64];
-                lit(l, sizeof l, ft->coef);
-                sbf(b, "%s * ", l);
-            }
-            sbf(b, "D[%d]", ft->k);
-            for (int j = 0; j < ft->nf; j++) sbf(b, " * z[%d]", ft->f[j]);
+            emit_fdb_term(b, &in->fdb[t]);
         }
         sbf(b, ";\n");
     }
@@ -528,6 +634,20 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
     }
     case JI_UNARY: {
         const jet_value *av = &p->values[in->a];
+        if (f->wide && av->nch > 32) {
+            /* many channels (d = 100: a Laplacian's 102, a Hessian diagonal's 201):
+             * z and y live in local memory anyway, so rolled loads and stores
+             * keep the source (and NVRTC's time) small */
+            const char *na = av->width == 1 ? "0" : n, *nd = dv->width == 1 ? "0" : n;
+            sbf(b, "%s{\n%s    real z[%d], y[%d];\n", ind, ind, av->nch, dv->nch);
+            sbf(b, "%s    #pragma unroll 1\n%s    for (int c = 0; c < %d; c++) z[c] = w[(long long)(%lld + %s * %d + c) * ld];\n",
+                ind, ind, av->nch, (long long)f->off[in->a], na, av->nch);
+            sbf(b, "%s    ep%d::apply(z, y);\n", ind, i);
+            sbf(b, "%s    #pragma unroll 1\n%s    for (int c = 0; c < %d; c++) w[(long long)(%lld + %s * %d + c) * ld] = y[c];\n",
+                ind, ind, dv->nch, (long long)f->off[in->dst], nd, dv->nch);
+            sbf(b, "%s}\n", ind);
+            break;
+        }
         sbf(b, "%s{\n%s    real z[%d], y[%d];\n", ind, ind, av->nch, dv->nch);
         for (int c = 0; c < av->nch; c++) {
             row(a, sizeof a, f, p, in->a, n, c);
@@ -568,6 +688,60 @@ static void emit_elementwise(sb *b, const jet_program *p, int i, const rowfmt *f
     }
 }
 
+/* Runs of one-channel instructions that differ only by a counter, rolled
+ * into one loop: the inputs (value channel only, with the constant-jet first
+ * layer) and the concat that gathers them, d of each. Straight-line, d = 1000
+ * made NVRTC spend most of its time on them. Returns the run length at i
+ * (< end), 0 when instruction i starts none. */
+static int roll_run(const jet_program *p, const int64_t *off, int i, int end) {
+    const jet_instr *a = &p->instr[i];
+    if (p->values[a->dst].nch != 1 || off[a->dst] < 0 || (a->op == JI_COPY && (a->amap[0] != 0 || off[a->a] < 0)))
+        return 0;
+    int k = 1;
+    if (a->op == JI_INPUT && !a->n_seed && p->values[a->dst].width == 1) {
+        while (i + k < end) {
+            const jet_instr *b = &p->instr[i + k];
+            if (b->op != JI_INPUT || b->n_seed || p->values[b->dst].nch != 1 || p->values[b->dst].width != 1 ||
+                b->input != a->input + k || off[b->dst] != off[a->dst] + k)
+                break;
+            k++;
+        }
+    } else if (a->op == JI_COPY && p->values[a->a].nch == 1 && p->values[a->a].width == 1 && a->an == 0) {
+        while (i + k < end) {
+            const jet_instr *b = &p->instr[i + k];
+            if (b->op != JI_COPY || b->dst != a->dst || b->dn != a->dn + k || b->an != 0 || b->amap[0] != 0 ||
+                p->values[b->a].nch != 1 || p->values[b->a].width != 1 || off[b->a] != off[a->a] + k)
+                break;
+            k++;
+        }
+    } else
+        return 0;
+    return k >= ROLL_MIN ? k : 0;
+}
+
+/* The loop of a run of k instructions from i (roll_run); fused rows are
+ * scaled by P, wide rows by ld. */
+static void emit_run(sb *b, const jet_program *p, const rowfmt *f, int i, int k, const char *ind) {
+    const jet_instr *a = &p->instr[i];
+    const int64_t r0 = f->off[a->dst] + (a->op == JI_COPY ? a->dn : 0);
+    sbf(b, "%s/* %d..%d: %s, rolled */\n", ind, i, i + k - 1, a->op == JI_INPUT ? "inputs" : "copies");
+    sbf(b, "%s#pragma unroll 1\n%sfor (int k = 0; k < %d; k++)\n", ind, ind, k);
+    if (a->op == JI_INPUT) {
+        if (f->wide)
+            sbf(b, "%s    w[(long long)(%lld + k) * ld] = pts[p * %d + %d + k];\n", ind, (long long)r0, p->d, a->input);
+        else
+            sbf(b, "%s    ws[(%lld + k) * %d + p] = p < np ? pts[(p0 + p) * %d + %d + k] : (real)0;\n", ind,
+                (long long)r0, f->P, p->d, a->input);
+    } else {
+        if (f->wide)
+            sbf(b, "%s    w[(long long)(%lld + k) * ld] = w[(long long)(%lld + k) * ld];\n", ind, (long long)r0,
+                (long long)f->off[a->a]);
+        else
+            sbf(b, "%s    ws[(%lld + k) * %d + p] = ws[(%lld + k) * %d + p];\n", ind, (long long)r0, f->P,
+                (long long)f->off[a->a], f->P);
+    }
+}
+
 static const char *op_name(const jet_instr *in) {
     static const char *names[] = {"input", "const", "dense", "unary", "add", "sub", "mul", "copy"};
     return in->op == JI_UNARY ? uop_name(in->uop) : names[in->op];
@@ -589,8 +763,8 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
     emit_polys(&b, p, pl->prec);
     for (int i = 0; i < p->n_instr; i++) {
         const jet_instr *in = &p->instr[i];
-        if (in->op == JI_UNARY) emit_epilogue(&b, p, i);
-        if (in->op == JI_DENSE && !in->amap_identity) emit_map(&b, p, i);
+        if (in->op == JI_UNARY) emit_epilogue(&b, p, i, 0);
+        if (in->op == JI_DENSE && !in->amap_identity && !in->cjet) emit_map(&b, p, i);
     }
     sbf(&b, "\n/* %d points x %d threads per block, %zu bytes of shared memory:\n"
             " * %lld jet rows of %d points, W^T staging %d, bias %d reals */\n",
@@ -624,7 +798,7 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
                 snprintf(ep, sizeof ep, "ep%d", i + 1);
             else
                 snprintf(ep, sizeof ep, "ddx_ep_copy<%d>", dv->nch);
-            if (in->amap_identity)
+            if (in->amap_identity || in->cjet) /* cjet: channel 0 only, the value */
                 snprintf(map, sizeof map, "ddx_idmap");
             else
                 snprintf(map, sizeof map, "map%d", i);
@@ -632,11 +806,15 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
                 sbf(&b, "    /* + %d: %s as the GEMM epilogue -> value %d */\n", i + 1, op_name(&p->instr[i + 1]), y);
             sbf(&b, "    /* tile %d neurons x %d points x %d channels per thread, %d tasks%s */\n", t->tm, t->tn,
                 dv->nch, t->tasks, t->inplace ? ", in place" : "");
-            sbf(&b, "    ddx_dense_layer<real, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s, %s>(\n", w->in, w->out,
-                t->outp, p->values[in->a].nch, dv->nch, p->values[y].nch, t->tm, t->tn, P, NT, t->kc, map, ep);
-            sbf(&b, "        ws + %lld, ws + %lld, prm + %zu, prm + %zu, wsh, bsh, tid);\n",
+            if (in->cjet) sbf(&b, "    /* over the inputs: value channel by GEMM, %d constant channels */\n", dv->nch - 1);
+            sbf(&b, "    ddx_dense_layer<real, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s, %s>(\n", w->in, w->out,
+                t->outp, p->values[in->a].nch, dv->nch, p->values[y].nch, t->tm, t->tn, P, NT, t->kc,
+                in->cjet ? 1 : 0, map, ep);
+            char cj[48] = "(const real *)0";
+            if (in->cjet) snprintf(cj, sizeof cj, "prm + %zu", prm->cj_off[i]);
+            sbf(&b, "        ws + %lld, ws + %lld, prm + %zu, prm + %zu, %s, wsh, bsh, tid);\n",
                 (long long)(pl->off[in->a] * P), (long long)(pl->off[y] * P), prm->w_off[in->dense],
-                prm->b_off[in->dense]);
+                prm->b_off[in->dense], cj);
             any = mixed = 1;
             if (fused) i++;
             continue;
@@ -645,6 +823,15 @@ char *cuda_emit_fused(const jet_program *p, const cuda_fused_plan *pl, const cud
         if (pp ? mixed : any) {
             sbf(&b, "    __syncthreads();\n");
             any = mixed = 0;
+        }
+        const int run = pp ? roll_run(p, pl->off, i, p->n_instr) : 0;
+        if (run) { /* point-private like its members */
+            sbf(&b, "    if (tid < %d) {\n        const int p = tid;\n", P);
+            emit_run(&b, p, &f, i, run, "        ");
+            sbf(&b, "    }\n");
+            any = 1;
+            i += run - 1;
+            continue;
         }
         if (pp) {
             sbf(&b, "    if (tid < %d) {\n        const int p = tid;\n", P);
@@ -739,7 +926,7 @@ char *cuda_emit_wide(const jet_program *p, const cuda_wide_plan *pl, const cuda_
     sbf(&b, "#include \"ddx_wide.cuh\"\n\n");
     emit_polys(&b, p, pl->prec);
     for (int i = 0; i < p->n_instr; i++)
-        if (p->instr[i].op == JI_UNARY) emit_epilogue(&b, p, i);
+        if (p->instr[i].op == JI_UNARY) emit_epilogue(&b, p, i, p->values[p->instr[i].a].nch > 32);
     int64_t *off = malloc(sizeof(int64_t) * (size_t)(p->n_values + 1));
     if (!off) {
         free(b.s);
@@ -763,10 +950,23 @@ char *cuda_emit_wide(const jet_program *p, const cuda_wide_plan *pl, const cuda_
             sbf(&b, "    /* bias of dense instruction %d */\n", i);
             sbf(&b, "    for (int n = 0; n < %d; n++) w[(long long)(%lld + n * %d) * ld] += prm[%zu + n];\n", dv->width,
                 (long long)off[in->dst], dv->nch, prm->b_off[in->dense]);
+            if (in->cjet) { /* the GEMM wrote the value channel only; the rest are constants */
+                sbf(&b, "    /* its %d constant channels (W times the inputs' constant jet) */\n", dv->nch - 1);
+                sbf(&b, "    #pragma unroll 1\n    for (int q = 0; q < %d; q++) {\n", dv->width * (dv->nch - 1));
+                sbf(&b, "        const int n = q / %d, c = 1 + q %% %d;\n", dv->nch - 1, dv->nch - 1);
+                sbf(&b, "        w[(long long)(%lld + n * %d + c) * ld] = prm[%zu + n * %d + c];\n    }\n",
+                    (long long)off[in->dst], dv->nch, prm->cj_off[i], dv->nch);
+            }
         }
         for (int i = pl->seg_first[s]; i < pl->seg_end[s]; i++) {
             const jet_instr *in = &p->instr[i];
             const jet_value *dv = &p->values[in->dst];
+            const int run = roll_run(p, off, i, pl->seg_end[s]);
+            if (run) {
+                emit_run(&b, p, &f, i, run, "    ");
+                i += run - 1;
+                continue;
+            }
             sbf(&b, "    /* %d: %s -> value %d (node %d), width %d, %d channels */\n", i, op_name(in), in->dst,
                 dv->node, dv->width, dv->nch);
             if (in->op == JI_COPY || dv->width == 1) {
@@ -799,6 +999,12 @@ int cuda_wide_gemms(const jet_program *p, const cuda_params *prm, int instr, int
     const jet_instr *in = &p->instr[instr];
     const jet_value *dv = &p->values[in->dst], *av = &p->values[in->a];
     const jet_dense *w = &p->dense[in->dense];
+    if (in->cjet) { /* over the inputs: the value channel only (the segment writes the constants) */
+        if (cap < 1) return 0;
+        out[0] = (cuda_gemm){(int)np, w->out, w->in, (av->offset + in->amap[0]) * ld, dv->offset * ld,
+                             (int)(av->nch * ld), (int)(dv->nch * ld), prm->w_off[in->dense], prm->ldw[in->dense]};
+        return 1;
+    }
     if (in->amap_identity && np == ld) {
         if (cap < 1) return 0;
         /* the whole jet in one GEMM: columns = channels x points */

@@ -29,6 +29,8 @@ typedef struct cuda_params {
     size_t *w_off;  /* per dense, in reals */
     size_t *b_off;
     int *ldw;       /* fused: outp (row length of W^T); wide: in */
+    int n_instr;
+    size_t *cj_off; /* per instruction: its constant input jet (cjet, out x nch), or (size_t)-1 */
     size_t n_reals;
     void *data;     /* n_reals floats or doubles */
 } cuda_params;

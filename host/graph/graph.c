@@ -574,7 +574,7 @@ ddx_node ddx_operator2(ddx_graph *g, ddx_node y, const double *A, const ddx_node
             if (acc == DDX_NO_NODE && g->status) break;
         }
     if (acc == DDX_NO_NODE && g->status == DDX_OK) acc = ddx_mul(g, ddx_const(g, 0.0), y); /* A = 0 */
-    if (acc == DDX_NO_NODE || g->nodes[y].order > 0) { /* differentiated below: the grad spelling */
+    if (acc == DDX_NO_NODE) {
         free(idx), free(S);
         return acc;
     }
@@ -599,11 +599,12 @@ ddx_node ddx_laplacian_over(ddx_graph *g, ddx_node y, const ddx_node *inputs, in
         acc = acc == DDX_NO_NODE ? t : ddx_add(g, acc, t);
         if (acc == DDX_NO_NODE) break;
     }
-    /* With no grad below y, the compiler can carry the Laplacian as one
-     * collapsed channel (1 + d + 1 channels instead of 1 + d + d for the
-     * diagonal partials); acc, the sum spelled with grads, stays as the
-     * fallback for a Laplacian that is itself differentiated. */
-    if (acc == DDX_NO_NODE || g->nodes[y].order > 0) {
+    /* The compiler carries the Laplacian as collapsed channels of y (1 + d + 1
+     * channels instead of 1 + d + d for the diagonal partials; laplacian of
+     * laplacian: Delta^2, Dangel et al. 2025); acc, the sum spelled with
+     * grads, is the fallback where y's channels carry another operator
+     * (multiindex.h) or collapsing is switched off. */
+    if (acc == DDX_NO_NODE) {
         free(idx);
         return acc;
     }

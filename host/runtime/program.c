@@ -10,6 +10,7 @@
 #include "host/runtime/strbuf.h"
 #include "host/graph/graph.h"
 #include "host/compiler/jet_program.h"
+#include "host/compiler/needs.h"
 
 struct ddx_program {
     jet_program *jp;
@@ -124,8 +125,11 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
         return DDX_ERR_OUT_OF_MEMORY;
     }
     char err[512] = "";
-    /* the CPU runs dense layers over the inputs with a constant jet (lower.c) */
-    st = jet_program_build_ex(g, outputs, n_outputs, strcmp(be->name, "cpu") == 0, &p->jp, err, sizeof err);
+    /* the CPU and CUDA run dense layers over the inputs with a constant jet (lower.c) */
+    int cjet = strcmp(be->name, "cpu") == 0 || strcmp(be->name, "cuda") == 0;
+    int flags = (cjet ? NEEDS_CONST_JET : 0) | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0) |
+                (strcmp(be->name, "cpu") == 0 ? NEEDS_SPARSITY : 0);
+    st = jet_program_build_ex(g, outputs, n_outputs, flags, &p->jp, err, sizeof err);
     if (st == DDX_OK) st = be->prepare(p->jp, &o, &p->state, err, sizeof err);
     if (st != DDX_OK) {
         ddx_graph_fail(g, st, "compile: %s", err);
@@ -195,7 +199,9 @@ ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_
     if (opt) o = *opt;
     jet_program *jp = NULL;
     char err[1024] = "";
-    ddx_status st = jet_program_build(g, outputs, n_outputs, &jp, err, sizeof err);
+    /* as ddx_compile for CUDA: constant-jet first layer */
+    ddx_status st = jet_program_build_ex(g, outputs, n_outputs, NEEDS_CONST_JET | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0),
+                                         &jp, err, sizeof err);
     if (st == DDX_OK) st = cuda->offline_report(jp, &o, arch, buf, cap, err, sizeof err);
     jet_program_free(jp);
     if (st != DDX_OK) ddx_graph_fail(g, st, "cuda report: %s", err);
@@ -223,9 +229,9 @@ int ddx_program_node_coeffs(const ddx_program *p, ddx_node n, int *coeffs, int c
         for (int c = 0; c < s->n; c++) {
             const ddx_mi *m = &s->v[c];
             int *row = coeffs + (size_t)c * p->jp->d;
-            if (m->op) { /* collapsed: -1 at each input it sums over */
+            if (m->op) { /* collapsed: -p at each input it sums over (p pairs), plus its labels */
                 const ddx_cop *op = &p->jp->cops[m->op - 1];
-                for (int j = 0; j < op->n_in; j++) row[op->in[j]] = -1;
+                for (int j = 0; j < op->n_in; j++) row[op->in[j]] = -(int)m->p;
             }
             for (int k = 0; k < m->n; k++) /* random directions have no input column */
                 if (m->lab[k] < p->jp->d) row[m->lab[k]]++;
@@ -246,6 +252,7 @@ size_t ddx_program_describe(const ddx_program *p, char *buf, size_t cap) {
         p->opt.precision == DDX_F32 ? "f32" : "f64");
     ddx_sbf(&sb, "network channels (Taylor coefficients per dense layer): %d\n", jp->network_channels);
     ddx_sbf(&sb, "useful FLOPs per point: %.0f\n", jp->flops);
+    if (jp->sparsity[0]) ddx_sbf(&sb, "%s\n", jp->sparsity);
     for (int k = 0; k < jp->n_dirsets; k++) { /* stochastic estimators: which directions */
         const ddx_dirset *ds = &jp->dirsets[k];
         ddx_sbf(&sb, "random directions v%d..v%d: %d %s%s, seed %llu (STDE estimator)\n", ds->first,

@@ -102,9 +102,9 @@ static inline __attribute__((always_inline)) void FN(fdb_flat_)(const FN(flat_) 
     if (mu < m) FN(fdb_flat_u_)(fl, D, zr, y, ys, mu, m, 1);
 }
 
-/* Derivative table D[k][i] = f^(k)(z0[i]), k <= in->kmax, i < m. */
-static inline __attribute__((always_inline)) void FN(dtable_)(const jet_program *p, const jet_instr *in,
-                                                              const REAL *z0, REAL (*D)[UCH], const int m) {
+/* The derivative table D[k][i] = f^(k)(z0[i]), k <= kmax, of m points. */
+static inline __attribute__((always_inline)) void FN(deriv_table_)(const jet_program *p, const jet_instr *in,
+                                                                   const REAL *z0, REAL D[][UCH], const int m) {
     const int K = in->kmax;
     const REAL *poly = in->uop == DDX_R_TANH ? p->POLY[0] : p->POLY[1];
     if (in->uop == DDX_R_TANH) {
@@ -128,52 +128,90 @@ static inline __attribute__((always_inline)) void FN(dtable_)(const jet_program 
     }
 }
 
+/* acc += one Faa di Bruno term over m points. */
+static inline __attribute__((always_inline)) void FN(fdb_acc_)(const fdb_term *ft, REAL D[][UCH], const REAL *z,
+                                                               int64_t zs, REAL *acc, const int m) {
+    const REAL coef = (REAL)ft->coef;
+    const REAL *Dk = D[ft->k];
+    const REAL *f0 = ft->nf > 0 ? z + ft->f[0] * zs : NULL;
+    const REAL *f1 = ft->nf > 1 ? z + ft->f[1] * zs : NULL;
+    switch (ft->nf) {
+    case 0:
+        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i];
+        break;
+    case 1:
+        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i];
+        break;
+    case 2:
+        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i];
+        break;
+    case 3: { /* 3 and 4 factors: the collapsed biharmonic has thousands of such terms */
+        const REAL *f2 = z + ft->f[2] * zs;
+        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i] * f2[i];
+        break;
+    }
+    case 4: {
+        const REAL *f2 = z + ft->f[2] * zs, *f3 = z + ft->f[3] * zs;
+        for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i] * f2[i] * f3[i];
+        break;
+    }
+    default: {
+        const REAL *fr[DDX_MAX_ORDER];
+        for (int j = 0; j < ft->nf; j++) fr[j] = z + ft->f[j] * zs;
+        for (int i = 0; i < m; i++) {
+            REAL r = coef * Dk[i];
+            for (int j = 0; j < ft->nf; j++) r *= fr[j][i];
+            acc[i] += r;
+        }
+    }
+    }
+}
+
 /* One chunk of m points of one neuron. Inlined twice: with m = UCH (a
- * compile-time constant) and with the ragged rest of a tile. Terms of 3+
- * factors (order >= 3) take the generic loop below. */
-/* Channel c of the input is z + c * zs, of the output y + c * ys. */
+ * compile-time constant) and with the ragged rest of a tile. Channel c of
+ * the input is z + c * zs, of the output y + c * ys. Terms of 3+ factors
+ * (order >= 3) take the generic loop below. */
 static inline __attribute__((always_inline)) void FN(unary_chunk_)(const jet_program *p, const jet_instr *in,
                                                                    const FN(flat_) *fl, const REAL *z, int64_t zs,
                                                                    REAL *y, int64_t ys, const int m) {
     const jet_value *dv = &p->values[in->dst];
     REAL D[DDX_MAX_ORDER + 1][UCH], acc[UCH];
-    FN(dtable_)(p, in, z, D, m);
+    FN(deriv_table_)(p, in, z, D, m);
     if (fl->ok && m % CAT(VL_, SFX) == 0) {
         FN(fdb_flat_)(fl, (const REAL(*)[UCH])D, z, zs, y, ys, m);
         return;
     }
     for (int c = 0; c < dv->nch; c++) {
         for (int i = 0; i < m; i++) acc[i] = 0;
-        for (int t = in->term_start[c]; t < in->term_start[c + 1]; t++) {
-            const fdb_term *ft = &in->fdb[t];
-            const REAL coef = (REAL)ft->coef;
-            const REAL *Dk = D[ft->k];
-            const REAL *f0 = ft->nf > 0 ? z + ft->f[0] * zs : NULL;
-            const REAL *f1 = ft->nf > 1 ? z + ft->f[1] * zs : NULL;
-            switch (ft->nf) {
-            case 0:
-                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i];
-                break;
-            case 1:
-                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i];
-                break;
-            case 2:
-                for (int i = 0; i < m; i++) acc[i] += coef * Dk[i] * f0[i] * f1[i];
-                break;
-            default: {
-                const REAL *fr[DDX_MAX_ORDER];
-                for (int j = 0; j < ft->nf; j++) fr[j] = z + ft->f[j] * zs;
-                for (int i = 0; i < m; i++) {
-                    REAL r = coef * Dk[i];
-                    for (int j = 0; j < ft->nf; j++) r *= fr[j][i];
-                    acc[i] += r;
-                }
-            }
-            }
-        }
+        for (int t = in->term_start[c]; t < in->term_start[c + 1]; t++) FN(fdb_acc_)(&in->fdb[t], D, z, zs, acc, m);
         REAL *yc = y + c * ys;
         for (int i = 0; i < m; i++) yc[i] = acc[i];
     }
+}
+
+/* The same for neuron n of a unary with structural zeros (sparsity.c): only
+ * its non-zero channels, each with its non-zero terms (the dense order, so
+ * the same sums); the zero channels are written only if sp_zero_fill. */
+static inline __attribute__((always_inline)) void FN(unary_chunk_sparse_)(const jet_program *p, const jet_instr *in,
+                                                                          int n, const REAL *z, int64_t zs, REAL *y,
+                                                                          int64_t ys, const int m) {
+    const jet_value *dv = &p->values[in->dst];
+    REAL D[DDX_MAX_ORDER + 1][UCH], acc[UCH];
+    FN(deriv_table_)(p, in, z, D, m);
+    int c = 0;
+    for (int e = in->sp_nstart[n]; e < in->sp_nstart[n + 1]; e++) {
+        const int ce = in->sp_ch[e];
+        for (; in->sp_zero_fill && c < ce; c++)
+            for (int i = 0; i < m; i++) y[c * ys + i] = 0;
+        for (int i = 0; i < m; i++) acc[i] = 0;
+        for (int t = in->sp_tstart[e]; t < in->sp_tstart[e + 1]; t++)
+            FN(fdb_acc_)(&in->fdb[in->sp_term[t]], D, z, zs, acc, m);
+        REAL *yc = y + ce * ys;
+        for (int i = 0; i < m; i++) yc[i] = acc[i];
+        c = ce + 1;
+    }
+    for (; in->sp_zero_fill && c < dv->nch; c++)
+        for (int i = 0; i < m; i++) y[c * ys + i] = 0;
 }
 
 /* Faa di Bruno over a tile, in chunks of UCH points: the derivative table
@@ -187,6 +225,11 @@ static void FN(run_unary_)(const jet_program *p, const jet_instr *in, REAL *ws, 
         const REAL *z = FN(row_)(p, ws, P, in->a, n, 0);
         REAL *y = FN(row_)(p, ws, P, in->dst, n, 0);
         int i0 = 0;
+        if (in->sp_nstart) {
+            for (; i0 + UCH <= np; i0 += UCH) FN(unary_chunk_sparse_)(p, in, n, z + i0, P, y + i0, P, UCH);
+            if (i0 < np) FN(unary_chunk_sparse_)(p, in, n, z + i0, P, y + i0, P, np - i0);
+            continue;
+        }
         for (; i0 + UCH <= np; i0 += UCH) FN(unary_chunk_)(p, in, &fl, z + i0, P, y + i0, P, UCH);
         if (i0 < np) FN(unary_chunk_)(p, in, &fl, z + i0, P, y + i0, P, np - i0);
     }
@@ -235,12 +278,118 @@ static inline __attribute__((always_inline)) void FN(dense_unary_)(const jet_pro
     }
 }
 
+/* The same for a dense layer over structural zeros (sparsity.c) + its
+ * activation: per strip of NB points only the non-zero rows are packed (per
+ * channel its runs of units: a few rows instead of K), then per block of MR
+ * neurons one small GEMM per (channel, run) into zb and the epilogue; the
+ * sums are those of run_dense_sparse_ (same kernel, same order). */
+static void FN(dense_sparse_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
+                                    REAL *scratch, int P, int np) {
+    enum { NB = NB_SFX_, MR = DDX_MR };
+    const jet_dense *w = &p->dense[in->dense];
+    const jet_value *av = &p->values[in->a], *yv = &p->values[un->dst];
+    const int K = w->in, M = w->out;
+    const int64_t ldb = (int64_t)av->nch * P;
+    const int *grp = in->sp_group, *run = in->sp_run, ng = in->sp_ngroups;
+    size_t packlen = 0;
+    for (int q = 0; q < ng; q++)
+        for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++)
+            packlen += (size_t)grp[4 * q + 2] * (run[2 * r + 1] - run[2 * r]);
+    REAL *pack = scratch, *zb = scratch + packlen * NB;
+    const REAL *B = ws + av->offset * P;
+    FN(flat_) fl;
+    FN(flat_build_)(p, un, &fl);
+    for (int j = 0; j < np; j += NB) {
+        size_t off = 0;
+        for (int q = 0; q < ng; q++)
+            for (int k = 0; k < grp[4 * q + 2]; k++)
+                for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++) {
+                    const int u0 = run[2 * r], kr = run[2 * r + 1] - u0;
+                    FN(pack_)(pack + off, B + (int64_t)(grp[4 * q + 1] + k) * P + (int64_t)u0 * ldb + j, (int)ldb, kr);
+                    off += (size_t)kr * NB;
+                }
+        for (int i = 0; i < M; i += MR) {
+            const int mr = M - i < MR ? M - i : MR;
+            off = 0;
+            for (int q = 0; q < ng; q++)
+                for (int k = 0; k < grp[4 * q + 2]; k++) {
+                    REAL *zc = zb + (size_t)(grp[4 * q] + k) * mr * NB; /* zb[c][r][0..NB) */
+                    if (grp[4 * q + 3] == grp[4 * q + 7]) memset(zc, 0, sizeof(REAL) * (size_t)mr * NB);
+                    for (int r = grp[4 * q + 3]; r < grp[4 * q + 7]; r++) {
+                        const int u0 = run[2 * r], kr = run[2 * r + 1] - u0;
+                        FN(rows_)(mr, kr, w->WFIELD + (int64_t)i * K + u0, K, pack + off, zc, NB, r > grp[4 * q + 3]);
+                        off += (size_t)kr * NB;
+                    }
+                }
+            for (int r = 0; r < mr; r++) {
+                const REAL bn = w->BFIELD[i + r];
+                for (int t = 0; t < NB; t++) zb[(size_t)r * NB + t] += bn;
+            }
+            for (int r = 0; r < mr; r++) {
+                REAL *y = ws + (yv->offset + (int64_t)(i + r) * yv->nch) * P + j;
+                if (un->sp_nstart) /* a block-structured layer again: sparse activation */
+                    FN(unary_chunk_sparse_)(p, un, i + r, zb + (size_t)r * NB, (int64_t)mr * NB, y, P, NB);
+                else
+                    FN(unary_chunk_)(p, un, &fl, zb + (size_t)r * NB, (int64_t)mr * NB, y, P, NB);
+            }
+        }
+    }
+}
+
 static void FN(run_dense_unary_)(const jet_program *p, const jet_instr *in, const jet_instr *un, REAL *ws,
                                  REAL *scratch, int P, int np) {
-    if (P % 64 == 0 && 64 % NB_SFX_ == 0) FN(dense_unary_)(p, in, un, ws, scratch, P, np, 64);
+    if (in->sp_group) FN(dense_sparse_unary_)(p, in, un, ws, scratch, P, np);
+    else if (P % 64 == 0 && 64 % NB_SFX_ == 0) FN(dense_unary_)(p, in, un, ws, scratch, P, np, 64);
     else FN(dense_unary_)(p, in, un, ws, scratch, P, np, NB_SFX_);
 }
 #undef UCH
+
+/* C += A B over K rows of B (ldb) and N columns, A with lda: B packed per
+ * strip of NB columns and panels of <= 256 rows, as gemm_ (the same sums in
+ * the same order); add = 0 overwrites C. */
+static void FN(gemm_acc_)(int M, int N, int K, const REAL *A, int lda, const REAL *B, int ldb, REAL *C, int ldc,
+                          int add) {
+    REAL pack[256 * NB_SFX_] __attribute__((aligned(64)));
+    int j = 0;
+    for (; j + NB_SFX_ <= N; j += NB_SFX_)
+        for (int k0 = 0; k0 < K; k0 += 256) {
+            const int kc = K - k0 < 256 ? K - k0 : 256;
+            FN(pack_)(pack, B + (long)k0 * ldb + j, ldb, kc);
+            FN(rows_)(M, kc, A + k0, lda, pack, C + j, ldc, add || k0 > 0);
+        }
+    for (int i = 0; i < M; i++) /* column tail */
+        for (int jj = j; jj < N; jj++) {
+            REAL s = add ? C[(long)i * ldc + jj] : 0;
+            for (int k = 0; k < K; k++) s += A[(long)i * lda + k] * B[(long)k * ldb + jj];
+            C[(long)i * ldc + jj] = s;
+        }
+}
+
+/* A dense layer over a unary with structural zeros (sparsity.c): per group
+ * of channels (consecutive rows of a neuron: N = channels * P), one GEMM
+ * per run of non-zero source units, K = the run's units, A = W's columns of
+ * the run; a group with no run is zero. */
+static void FN(run_dense_sparse_)(const jet_program *p, const jet_instr *in, REAL *ws, int P) {
+    const jet_dense *w = &p->dense[in->dense];
+    const jet_value *dv = &p->values[in->dst], *av = &p->values[in->a];
+    REAL *C = ws + dv->offset * P;
+    const REAL *B = ws + av->offset * P;
+    const int ldc = dv->nch * P, ldb = av->nch * P;
+    for (int q = 0; q < in->sp_ngroups; q++) {
+        const int *g = in->sp_group + 4 * q, r0 = g[3], r1 = g[7];
+        REAL *Cg = C + (int64_t)g[0] * P;
+        const int N = g[2] * P;
+        if (r0 == r1) {
+            for (int n = 0; n < w->out; n++) memset(Cg + (int64_t)n * ldc, 0, sizeof(REAL) * (size_t)N);
+            continue;
+        }
+        for (int r = r0; r < r1; r++) {
+            const int u0 = in->sp_run[2 * r], u1 = in->sp_run[2 * r + 1];
+            FN(gemm_acc_)(w->out, N, u1 - u0, w->WFIELD + u0, w->in, B + (int64_t)g[1] * P + (int64_t)u0 * ldb, ldb,
+                          Cg, ldc, r > r0);
+        }
+    }
+}
 
 static void FN(run_dense_)(const jet_program *p, const jet_instr *in, REAL *ws, int P, int np) {
     const jet_dense *w = &p->dense[in->dense];
@@ -257,8 +406,12 @@ static void FN(run_dense_)(const jet_program *p, const jet_instr *in, REAL *ws, 
             for (int c = 1; c < dv->nch; c++) {
                 REAL *y = FN(row_)(p, ws, P, in->dst, n, c);
                 const REAL v = cj[(size_t)n * dv->nch + c];
+                /* no reader looks there (sparsity.c; its pattern is the double cjet's) */
+                if (in->cjet_nz_only && in->cjet[(size_t)n * dv->nch + c] == 0) continue;
                 for (int i = 0; i < P; i++) y[i] = v; /* padding columns too: the GEMMs read them */
             }
+    } else if (in->sp_group) {
+        FN(run_dense_sparse_)(p, in, ws, P);
     } else if (in->amap_identity) {
         /* the whole jet at once: out x (channels*P) = W (out x in) * in x (channels*P) */
         FN(gemm_)(w->out, dv->nch * P, w->in, w->WFIELD, w->in, B, av->nch * P, C, dv->nch * P);

@@ -55,9 +55,10 @@ const ddx_cpu_kernels *ddx_cpu_active(char *err, size_t cap);
  * run every variant in one process; k must suit this CPU). */
 void ddx_cpu_use(const ddx_cpu_kernels *k);
 
-/* host/cpu/cpu_fuse.c: marks the fusable DENSE -> UNARY pairs of p (fuse has n_instr bytes);
+/* host/cpu/cpu_fuse.c: marks the fusable DENSE -> UNARY pairs of p (fuse has n_instr bytes):
+ * whole-jet ones when dense_pairs (the variant's `fuse`), block-sparse ones always;
  * returns how many. */
-int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse);
+int ddx_cpu_fuse_plan(const jet_program *p, unsigned char *fuse, int dense_pairs);
 /* Reals of per-thread scratch the fused pairs need (0 if none). */
 size_t ddx_cpu_scratch_len(const jet_program *p, const unsigned char *fuse);
 

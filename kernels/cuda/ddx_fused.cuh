@@ -106,12 +106,17 @@ __device__ __forceinline__ void ddx_stage(double *dst, const double *__restrict_
  *   gWt  W transposed, IN rows of OUTP (OUT padded with zeros), global
  *   gb   bias, OUT entries, global
  *   wsh  shared staging for KC rows of W^T; bsh for the bias
+ *   gcj  CJ = 1 (a layer over the inputs themselves): the GEMM runs on the
+ *        value channel only; channels 1.. are constants, W times the inputs'
+ *        constant jet, OUT x NCHZ in global memory (folx's first-layer
+ *        trick: d + 2 channels of a Laplacian cost one). NULL when CJ = 0.
  *
  * Thread task (tm, tn): neurons tm*TM .. tm*TM+TM-1, points tn + j*NTN. */
 template <typename T, int IN, int OUT, int OUTP, int NCHA, int NCHZ, int NCHY, int TM, int TN, int P, int NT, int KC,
-          class MAP, class EP>
+          int CJ, class MAP, class EP>
 __device__ __forceinline__ void ddx_dense_layer(const T *a, T *y, const T *__restrict__ gWt, const T *__restrict__ gb,
-                                                T *wsh, T *bsh, int tid) {
+                                                const T *__restrict__ gcj, T *wsh, T *bsh, int tid) {
+    constexpr int NG = CJ ? 1 : NCHZ; /* channels the GEMM computes */
     constexpr int NTM = (OUT + TM - 1) / TM;
     constexpr int NTN = P / TN;
     constexpr int TASKS = NTM * NTN;
@@ -148,17 +153,17 @@ __device__ __forceinline__ void ddx_dense_layer(const T *a, T *y, const T *__res
                 for (int kk = 0; kk < kn; kk++) {
                     T w[TM];
                     ddx_load_w<TM>(w, wp + kk * OUTP);
-                    T x[TN][NCHZ];
+                    T x[TN][NG];
 #pragma unroll
                     for (int j = 0; j < TN; j++)
 #pragma unroll
-                        for (int c = 0; c < NCHZ; c++) x[j][c] = ap[(kk * NCHA + MAP::ch(c)) * P + j * NTN];
+                        for (int c = 0; c < NG; c++) x[j][c] = ap[(kk * NCHA + MAP::ch(c)) * P + j * NTN];
 #pragma unroll
                     for (int i = 0; i < TM; i++)
 #pragma unroll
                         for (int j = 0; j < TN; j++)
 #pragma unroll
-                            for (int c = 0; c < NCHZ; c++) acc[i][j][c] += w[i] * x[j][c];
+                            for (int c = 0; c < NG; c++) acc[i][j][c] += w[i] * x[j][c];
                 }
             }
         }
@@ -170,6 +175,14 @@ __device__ __forceinline__ void ddx_dense_layer(const T *a, T *y, const T *__res
                     const T b = bsh[m];
 #pragma unroll
                     for (int j = 0; j < TN; j++) acc[i][j][0] += b;
+                    if constexpr (CJ) {
+#pragma unroll
+                        for (int c = 1; c < NCHZ; c++) {
+                            const T v = gcj[m * NCHZ + c];
+#pragma unroll
+                            for (int j = 0; j < TN; j++) acc[i][j][c] = v;
+                        }
+                    }
                 }
             }
         }

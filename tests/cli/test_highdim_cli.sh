@@ -20,6 +20,15 @@ M1000=mlp:1000-16-16-1:tanh
 [ "$(channels mlp:4096-8-1:tanh 'laplacian(u)')" = 4098 ] && ok || bad "d=4096 laplacian channels"
 [ "$(channels mlp:3-16-1:tanh 'biharmonic(u, samples=4, seed=2)')" = 17 ] && ok || bad "biharmonic STDE channels"
 [ "$(channels mlp:3-16-1:tanh 'op2(u, 1,0,0, 0,2,0, 0,0,3)')" = 5 ] && ok || bad "op2 channels"
+# the collapsed biharmonic: 3 + 2d + d(d+1)/2 channels; --collapse off: every u_iijj (1 + d + d^2 + d(d+1))
+channels_off() { "$DDX" info --device cpu --collapse off --model "$1" --derivs "$2" 2>/dev/null | sed -n 's/^network channels.*: //p'; }
+[ "$(channels mlp:5-16-1:tanh 'biharmonic(u)')" = 28 ] && ok || bad "d=5 biharmonic channels: $(channels mlp:5-16-1:tanh 'biharmonic(u)')"
+[ "$(channels mlp:5-16-1:tanh 'laplacian(laplacian(u))')" = 28 ] && ok || bad "d=5 laplacian(laplacian) channels"
+[ "$(channels_off mlp:5-16-1:tanh 'biharmonic(u)')" = 61 ] && ok || bad "d=5 uncollapsed biharmonic channels"
+[ "$(channels mlp:50-8-1:tanh 'biharmonic(u)')" = 1378 ] && ok || bad "d=50 biharmonic channels"
+[ "$(channels_off mlp:50-8-1:tanh 'biharmonic(u)')" = 5101 ] && ok || bad "d=50 uncollapsed biharmonic channels"
+"$DDX" info --device cpu --model mlp:2-8-1:tanh --derivs 'biharmonic(u)' 2>/dev/null | grep -qF '{0,t,x,tt,tx,xx,lap,lap t,lap x,lap^2}' &&
+    ok || bad "describe lists the collapsed biharmonic channels"
 
 # the estimator is named in describe
 "$DDX" info --device cpu --model $M1000 --derivs 'laplacian(u, samples=16, seed=1)' 2>/dev/null |
@@ -52,6 +61,10 @@ expect_fail "seed without samples" "needs samples=S" "$DDX" info --model mlp:3-8
 expect_fail "STDE over a subset" "over all inputs only" "$DDX" info --model mlp:3-8-1 --inputs a,b,c --derivs 'laplacian(u, a, samples=4)'
 expect_fail "biharmonic rademacher" "dist=gaussian only" "$DDX" info --model mlp:3-8-1 --derivs 'biharmonic(u, samples=4, dist=rademacher)'
 expect_fail "op2 wrong count" "d\*d = 9 numbers" "$DDX" info --model mlp:3-8-1 --derivs 'op2(u, 1, 2)'
+{ echo x1,x2,x3; awk 'BEGIN { srand(7); for (r = 0; r < 4; r++) print rand() "," rand() "," rand() }'; } >"$T/p3.csv"
+if "$DDX" check --device cpu --points "$T/p3.csv" --model mlp:3-16-16-1:tanh --derivs 'biharmonic(u),D(laplacian(u),x1)' \
+    --precision f64 >"$T/chk3" 2>&1; then ok; else bad "ddx check biharmonic: $(tail -4 "$T/chk3")"; fi
+expect_fail "collapse value" "expected on or off" "$DDX" info --model mlp:3-8-1 --derivs 'u' --collapse maybe
 expect_fail "keyword elsewhere" "takes no keyword" "$DDX" info --model mlp:3-8-1 --derivs 'D(u, x1, samples=4)'
 
 echo "test_highdim_cli: $pass passed, $fail failed"

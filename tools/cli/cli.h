@@ -18,6 +18,7 @@ typedef struct cli_opts {
     ddx_cuda_strategy strategy;
     int64_t n;
     int repeat, rows, threads, tile, seed, check_rows;
+    int uncollapsed;    /* --collapse off (ddx_compile_options.uncollapsed) */
     int n_cuda_devices; /* --device cuda:all / cuda:0,2 (ddx_compile_options) */
     int cuda_devices[DDX_MAX_CUDA_DEVICES];
 } cli_opts;

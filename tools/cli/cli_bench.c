@@ -122,7 +122,7 @@ static int cmp_double(const void *a, const void *b) {
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv, HELP)) return 0;
     cli_opts o;
-    if (cli_parse(argc, argv, "bench", "model derivs n points inputs device precision strategy repeat json threads tile check-rows header-names",
+    if (cli_parse(argc, argv, "bench", "model derivs n points inputs device precision strategy repeat json threads tile check-rows header-names collapse",
                   &o))
         return 2;
     /* a bad --json path must not cost the whole benchmark */
@@ -172,8 +172,8 @@ int cmd_bench(int argc, char **argv) {
     int cuda = ddx_program_device(job.prog) == DDX_DEVICE_CUDA;
     double peak = cuda ? 0 : ddx_cpu_gemm_gflops(o.precision);
     char ref_lib[160] = "";
-    double ref = cuda ? 0 : ddx_blas_gemm_gflops(o.precision, o.threads, ref_lib, sizeof ref_lib);
     const ddx_cpu_kernels *isa = cuda ? NULL : ddx_cpu_active(NULL, 0);
+    double ref = cuda ? 0 : ddx_blas_gemm_gflops(o.precision, o.threads, isa ? isa->name : NULL, ref_lib, sizeof ref_lib);
     double gflops = (double)o.n * fpp / med / 1e9;
     char cpu[256];
     cpu_model(cpu, sizeof cpu);

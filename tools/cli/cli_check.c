@@ -89,7 +89,7 @@ static void report_stochastic(cli_job *job, int k, const double *pts, int64_t n,
 int cmd_check(int argc, char **argv) {
     if (cli_wants_help(argc, argv, HELP)) return 0;
     cli_opts o;
-    if (cli_parse(argc, argv, "check", "model derivs points inputs device precision rows threads header-names", &o)) return 2;
+    if (cli_parse(argc, argv, "check", "model derivs points inputs device precision rows threads header-names collapse", &o)) return 2;
     if (!o.points) return cli_fail("check", "--points is required");
     cli_job job;
     if (cli_build(&o, &job, "check")) return 1;

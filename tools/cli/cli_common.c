@@ -137,6 +137,10 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_o
             else if (!strcmp(v, "f64")) o->precision = DDX_F64;
             else return cli_fail(cmd, "--precision '%s': expected f32 or f64", v), -1;
             o->precision_set = 1;
+        } else if (!strcmp(name, "collapse")) { /* off: partials instead of collapsed channels */
+            if (!strcmp(v, "on")) o->uncollapsed = 0;
+            else if (!strcmp(v, "off")) o->uncollapsed = 1;
+            else return cli_fail(cmd, "--collapse '%s': expected on or off", v), -1;
         } else if (!strcmp(name, "strategy")) {
             if (!strcmp(v, "auto")) o->strategy = DDX_CUDA_STRATEGY_AUTO;
             else if (!strcmp(v, "fused")) o->strategy = DDX_CUDA_STRATEGY_FUSED;
@@ -194,6 +198,7 @@ int cli_compile(const cli_opts *o, cli_job *job, const char *cmd) {
     co.strategy = o->strategy;
     co.num_threads = o->threads;
     co.tile_points = o->tile;
+    co.uncollapsed = o->uncollapsed;
     co.n_cuda_devices = o->n_cuda_devices;
     memcpy(co.cuda_devices, o->cuda_devices, sizeof co.cuda_devices);
     double t0 = cli_now();

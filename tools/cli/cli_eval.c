@@ -118,7 +118,7 @@ void cli_note_narrowing(const char *cmd, const char *path, const ddx_array *pts,
 int cmd_eval(int argc, char **argv) {
     if (cli_wants_help(argc, argv, HELP)) return 0;
     cli_opts o;
-    if (cli_parse(argc, argv, "eval", "model derivs points out inputs device precision strategy threads tile header-names", &o))
+    if (cli_parse(argc, argv, "eval", "model derivs points out inputs device precision strategy threads tile header-names collapse", &o))
         return 2;
     if (!o.points) return cli_fail("eval", "--points is required");
     if (!o.out) return cli_fail("eval", "--out is required");

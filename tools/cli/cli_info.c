@@ -9,15 +9,18 @@
 static const char *HELP =
     "usage: ddx info --model SPEC --derivs LIST [--inputs t,x] [--device auto|cpu|cuda]\n"
     "                [--precision f32|f64] [--strategy auto|fused|cublas] [--arch sm_90]\n"
+    "                [--collapse on|off]\n"
     "  Prints the coefficient (multi-index) set each node carries, the channels through\n"
     "  the network, useful FLOPs per point and the device strategy. With --device cuda\n"
     "  and no GPU present, the kernel is still compiled with NVRTC for --arch (default\n"
-    "  sm_90) and its registers and spills are reported.\n";
+    "  sm_90) and its registers and spills are reported. --collapse off (also for eval,\n"
+    "  check, bench) carries laplacian/op2/biharmonic as the partials they sum instead\n"
+    "  of collapsed channels (lap, lap x1, lap^2), to compare.\n";
 
 int cmd_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv, HELP)) return 0;
     cli_opts o;
-    if (cli_parse(argc, argv, "info", "model derivs inputs device precision strategy arch threads tile", &o))
+    if (cli_parse(argc, argv, "info", "model derivs inputs device precision strategy arch threads tile collapse", &o))
         return 2;
     cli_job job;
     if (cli_build(&o, &job, "info")) return 1;

@@ -17,11 +17,12 @@ static void usage(FILE *f) {
             "  bench   time a program: points/s, GFLOP/s, fraction of machine peak\n"
             "  demo    Hessians of a built-in PINN network at 2^20 points, checked\n"
             "\n"
-            "models:  expr:log(x+2)   expr:sin(t)*exp(-x^2)   mlp:2-64-64-64-64-1:tanh[:seed=N]\n"
+            "models:  expr:log(x+2)   expr:sin(t)*exp(-x^2)   mlp:2-64-64-64-64-1:tanh[:seed=N][:blocks=B]\n"
             "derivs:  u,u_x,u_xx,u_tx  D(u,x1,x1)  grad(u)  hessian(u)  laplacian(u)\n"
             "         u_t + u*u_x - 0.01*u_xx   (arithmetic: one column, fused)\n"
-            "         hessdiag(u)  op2(u, a11,..,add)  biharmonic(u)   (any number of inputs)\n"
-            "         laplacian(u, samples=16, seed=1[, dist=gaussian])   (stochastic, STDE; also op2, biharmonic)\n",
+            "         hessdiag(u)  op2(u, a11,..,add)  biharmonic(u)   (any number of inputs; collapsed channels)\n"
+            "         laplacian(u, samples=16, seed=1[, dist=gaussian])   (stochastic, STDE; also op2, biharmonic)\n"
+            "         op2(u, A=@A.npy)   sum_ij a_ij u_ij, A a d x d .npy or .csv (header row), any d\n",
             ddx_version());
 }
 
