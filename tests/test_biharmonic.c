@@ -14,39 +14,6 @@
 #include "test_util.h"
 #include "tools/fd_reference.h"
 
-static ddx_node *make_inputs(ddx_graph *g, int d) {
-    ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)d);
-    assert_non_null(xs);
-    for (int i = 0; i < d; i++) {
-        char nm[16];
-        snprintf(nm, sizeof nm, "x%d", i + 1);
-        xs[i] = ddx_input(g, nm);
-    }
-    return xs;
-}
-
-/* u = w3 . tanh(W2 tanh(W1 x + b1) + b2) + b3, width h */
-static ddx_node mlp(ddx_graph *g, int d, int h, uint64_t seed) {
-    ddx_node *xs = make_inputs(g, d);
-    ddx_node a = ddx_concat(g, xs, d);
-    free(xs);
-    int in = d;
-    for (int l = 0; l < 3; l++) {
-        int out = l == 2 ? 1 : h;
-        double *W = malloc(sizeof(double) * (size_t)in * (size_t)out), b[64];
-        assert_non_null(W);
-        double lim = sqrt(6.0 / (in + out));
-        for (size_t k = 0; k < (size_t)in * (size_t)out; k++) W[k] = test_uniform(&seed, -lim, lim);
-        for (int k = 0; k < out; k++) b[k] = test_uniform(&seed, -0.1, 0.1);
-        a = ddx_dense(g, a, out, in, W, b, DDX_F64);
-        free(W);
-        if (l < 2) a = ddx_tanh(g, a);
-        in = out;
-    }
-    ddx_node u = ddx_component(g, a, 0);
-    assert_graph_ok(g);
-    return u;
-}
 
 static ddx_program *compile_opt(ddx_graph *g, const ddx_node *outs, int n, ddx_precision prec, int uncollapsed) {
     ddx_compile_options o;
@@ -113,7 +80,7 @@ static void test_closed_forms(void **state) {
     for (int di = 0; di < 3; di++) {
         const int d = dims[di];
         ddx_graph *g = ddx_graph_create();
-        ddx_node *xs = make_inputs(g, d);
+        ddx_node *xs = test_numbered_inputs(g, d);
         ddx_node r2 = DDX_NO_NODE, prod = DDX_NO_NODE;
         double a[5], sa = 0;
         for (int i = 0; i < d; i++) {
@@ -169,7 +136,7 @@ static void test_mlp_vs_uncollapsed_and_fd(void **state) {
     for (int di = 0; di < 3; di++) {
         const int d = dims[di];
         ddx_graph *g = ddx_graph_create();
-        ddx_node u = mlp(g, d, 16, 7u + (uint64_t)d);
+        ddx_node u = test_small_mlp(g, d, 16, 7u + (uint64_t)d);
         ddx_node bih = ddx_laplacian(g, ddx_laplacian(g, u)), by_grads = biharmonic_by_grads(g, u, d);
         assert_graph_ok(g);
         double *pts = points(np, d, 9u + (uint64_t)d, -1, 1), c64[3], u64[3], c32[3], u32[3];
@@ -199,7 +166,7 @@ static void test_labels_and_operators(void **state) {
     (void)state;
     const int d = 3, np = 3;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = mlp(g, d, 16, 77);
+    ddx_node u = test_small_mlp(g, d, 16, 77);
     ddx_node x1 = ddx_graph_input(g, 0), x2 = ddx_graph_input(g, 1), x3 = ddx_graph_input(g, 2);
     ddx_node y = ddx_mul(g, u, ddx_exp(g, ddx_mul(g, x1, x2))); /* a product: collapsed Leibniz with labels */
     double A[9] = {2, 0.5, 0, 0.5, 1, -0.3, 0, -0.3, 1.5};
@@ -244,7 +211,7 @@ static void test_channel_counts(void **state) {
     for (int di = 0; di < 2; di++) {
         const int d = dims[di];
         ddx_graph *g = ddx_graph_create();
-        ddx_node u = mlp(g, d, 8, 3);
+        ddx_node u = test_small_mlp(g, d, 8, 3);
         ddx_node bih = ddx_laplacian(g, ddx_laplacian(g, u));
         assert_graph_ok(g);
         int hess = d * (d + 1) / 2;

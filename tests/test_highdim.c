@@ -11,35 +11,6 @@
 #include "test_util.h"
 #include "tools/fd_reference.h"
 
-/* u = w3 . tanh(W2 tanh(W1 x + b1) + b2) + b3 with d inputs, width h */
-static ddx_node small_mlp(ddx_graph *g, int d, int h, uint64_t seed) {
-    ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)d);
-    assert_non_null(xs);
-    for (int i = 0; i < d; i++) {
-        char nm[16];
-        snprintf(nm, sizeof nm, "x%d", i + 1);
-        xs[i] = ddx_input(g, nm);
-    }
-    ddx_node a = ddx_concat(g, xs, d);
-    free(xs);
-    int in = d;
-    for (int l = 0; l < 3; l++) {
-        int out = l == 2 ? 1 : h;
-        double *W = malloc(sizeof(double) * (size_t)in * (size_t)out), b[64];
-        assert_non_null(W);
-        double lim = sqrt(6.0 / (in + out));
-        for (size_t k = 0; k < (size_t)in * (size_t)out; k++) W[k] = test_uniform(&seed, -lim, lim);
-        for (int k = 0; k < out; k++) b[k] = test_uniform(&seed, -0.1, 0.1);
-        a = ddx_dense(g, a, out, in, W, b, DDX_F64);
-        free(W);
-        if (l < 2) a = ddx_tanh(g, a);
-        in = out;
-    }
-    ddx_node u = ddx_component(g, a, 0);
-    assert_graph_ok(g);
-    return u;
-}
-
 static double *points(int n, int d, uint64_t seed) {
     double *p = malloc(sizeof(double) * (size_t)n * (size_t)d);
     assert_non_null(p);
@@ -59,7 +30,7 @@ static int network_channels(ddx_graph *g, const ddx_node *outs, int n) {
  * f64 and f32; the network carries d + 2 channels for the Laplacian. */
 static void check_dim(int d) {
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 8, 42u + (uint64_t)d);
+    ddx_node u = test_small_mlp(g, d, 8, 42u + (uint64_t)d);
     ddx_node lap = ddx_laplacian(g, u);
     ddx_node outs[6] = {u, ddx_grad(g, u, ddx_graph_input(g, 0)), ddx_grad(g, u, ddx_graph_input(g, d - 1)), lap};
     int K = 4;
@@ -104,7 +75,7 @@ static void test_hessdiag_vs_hessian(void **state) {
     (void)state;
     const int d = 5, n = 4;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 16, 3);
+    ddx_node u = test_small_mlp(g, d, 16, 3);
     ddx_node H[25], D[5];
     assert_int_equal(ddx_hessian(g, u, H), DDX_OK);
     assert_int_equal(ddx_hessdiag(g, u, D), DDX_OK);
@@ -139,7 +110,7 @@ static void test_stde_reproducible(void **state) {
     (void)state;
     const int d = 200, n = 3, S = 8;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 16, 5);
+    ddx_node u = test_small_mlp(g, d, 16, 5);
     ddx_node e[3] = {ddx_laplacian_stochastic(g, u, S, 1, 0), ddx_laplacian_stochastic(g, u, S, 1, 0),
                      ddx_laplacian_stochastic(g, u, S, 2, 1)};
     assert_graph_ok(g);
@@ -171,7 +142,7 @@ static void test_stde_statistics(void **state) {
     (void)state;
     const int d = 6, seeds = 200;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 16, 9);
+    ddx_node u = test_small_mlp(g, d, 16, 9);
     ddx_node H[36];
     assert_int_equal(ddx_hessian(g, u, H), DDX_OK);
     double x[6] = {0.3, -0.2, 0.5, 0.1, -0.7, 0.4}, h[36];
@@ -220,7 +191,7 @@ static void test_biharmonic_stochastic(void **state) {
     (void)state;
     const int d = 3, seeds = 200, S = 4;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 16, 41);
+    ddx_node u = test_small_mlp(g, d, 16, 41);
     ddx_node exact = ddx_laplacian(g, ddx_laplacian(g, u));
     ddx_node *est = malloc(sizeof(ddx_node) * seeds);
     double *v = malloc(sizeof(double) * seeds), x[3] = {0.2, -0.4, 0.6}, ex;
@@ -250,7 +221,7 @@ static void test_operator2_stochastic(void **state) {
     (void)state;
     const int d = 4, seeds = 200, S = 4;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 16, 51);
+    ddx_node u = test_small_mlp(g, d, 16, 51);
     double B[16], A[16], x[4] = {0.1, 0.5, -0.3, 0.8}, ex;
     uint64_t sd = 5;
     for (int k = 0; k < 16; k++) B[k] = test_uniform(&sd, -1, 1);
@@ -289,7 +260,7 @@ static void test_operator2(void **state) {
     (void)state;
     const int d = 4, n = 3;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 16, 21);
+    ddx_node u = test_small_mlp(g, d, 16, 21);
     ddx_node y = ddx_mul(g, u, ddx_sin(g, ddx_graph_input(g, 1))); /* a product: Leibniz terms with A */
     double A[16];
     uint64_t s = 99;
@@ -338,7 +309,7 @@ static void test_cuda_d100_compiles(void **state) {
     (void)state;
     const int d = 100;
     ddx_graph *g = ddx_graph_create();
-    ddx_node u = small_mlp(g, d, 16, 31);
+    ddx_node u = test_small_mlp(g, d, 16, 31);
     ddx_node outs[3] = {ddx_grad(g, u, ddx_graph_input(g, d - 1)), ddx_laplacian_stochastic(g, u, 4, 7, 0), u};
     ddx_compile_options o;
     ddx_compile_options_default(&o);

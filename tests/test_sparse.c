@@ -37,13 +37,7 @@ static int reads(layout L, int j, int i, int h, int d) {
  * next layer so its reader runs early and the layer's rows are reused by
  * later values (its zero entries then hold stale data unless written). */
 static ddx_node block_mlp(ddx_graph *g, int d, int h, layout L, uint64_t seed, ddx_node *h1) {
-    ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)d);
-    assert_non_null(xs);
-    for (int i = 0; i < d; i++) {
-        char nm[16];
-        snprintf(nm, sizeof nm, "x%d", i + 1);
-        xs[i] = ddx_input(g, nm);
-    }
+    ddx_node *xs = test_numbered_inputs(g, d);
     ddx_node a = ddx_concat(g, xs, d);
     free(xs);
     int in = d;

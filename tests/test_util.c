@@ -56,3 +56,36 @@ double test_uniform(uint64_t *s, double lo, double hi) {
     z ^= z >> 31;
     return lo + (hi - lo) * (double)(z >> 11) / 9007199254740992.0;
 }
+
+ddx_node *test_numbered_inputs(ddx_graph *g, int d) {
+    ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)d);
+    assert_non_null(xs);
+    for (int i = 0; i < d; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "x%d", i + 1);
+        xs[i] = ddx_input(g, nm);
+    }
+    return xs;
+}
+
+ddx_node test_small_mlp(ddx_graph *g, int d, int h, uint64_t seed) {
+    ddx_node *xs = test_numbered_inputs(g, d);
+    ddx_node a = ddx_concat(g, xs, d);
+    free(xs);
+    int in = d;
+    for (int l = 0; l < 3; l++) {
+        int out = l == 2 ? 1 : h;
+        double *W = malloc(sizeof(double) * (size_t)in * (size_t)out), b[64];
+        assert_non_null(W);
+        double lim = sqrt(6.0 / (in + out));
+        for (size_t k = 0; k < (size_t)in * (size_t)out; k++) W[k] = test_uniform(&seed, -lim, lim);
+        for (int k = 0; k < out; k++) b[k] = test_uniform(&seed, -0.1, 0.1);
+        a = ddx_dense(g, a, out, in, W, b, DDX_F64);
+        free(W);
+        if (l < 2) a = ddx_tanh(g, a);
+        in = out;
+    }
+    ddx_node u = ddx_component(g, a, 0);
+    assert_graph_ok(g);
+    return u;
+}

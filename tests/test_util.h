@@ -23,5 +23,10 @@ ddx_status eval_program(ddx_program *p, ddx_precision prec, const double *pts, i
 void assert_graph_ok(const ddx_graph *g);
 /* Deterministic uniform numbers in [lo, hi). */
 double test_uniform(uint64_t *state, double lo, double hi);
+/* d inputs named x1..xd (a malloc'ed array the caller frees). */
+ddx_node *test_numbered_inputs(ddx_graph *g, int d);
+/* u = w3 . tanh(W2 tanh(W1 x + b1) + b2) + b3 over test_numbered_inputs,
+ * width h <= 64, Xavier-uniform weights from seed (the many-input tests). */
+ddx_node test_small_mlp(ddx_graph *g, int d, int h, uint64_t seed);
 
 #endif
