@@ -1576,7 +1576,7 @@ static void unique_name(char names[][DDX_ONNX_NAME_MAX], int n, char *x) {
 }
 
 static int setup_inputs_named(ictx *c, const char *inputs, int *real, int n_real, const int64_t *widths, int total,
-                              char (*names)[DDX_ONNX_NAME_MAX], ddx_node *xs);
+                              int room, char (*names)[DDX_ONNX_NAME_MAX], ddx_node *xs);
 
 /* Checks the inputs' shapes and counts their columns, then names them and
  * makes the graph's inputs (setup_inputs_named) in buffers sized by the count. */
@@ -1618,19 +1618,26 @@ static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
     if (total == 0) return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "the model has no inputs");
     int64_t wmax = 1;
     for (int q = 0; q < n_real; q++) wmax = widths[q] > wmax ? widths[q] : wmax;
-    char (*names)[DDX_ONNX_NAME_MAX] = malloc(sizeof *names * (size_t)total);
+    /* room for every name --inputs lists (a count that differs from total is refused later) */
+    int listed = 0;
+    if (inputs) {
+        listed = 1;
+        for (const char *q = inputs; *q && listed <= DDX_ONNX_MAX_COLUMNS; q++) listed += *q == ',';
+    }
+    int room = listed > total ? listed : total;
+    char (*names)[DDX_ONNX_NAME_MAX] = malloc(sizeof *names * (size_t)room);
     ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)wmax);
-    int rc = names && xs ? setup_inputs_named(c, inputs, real, n_real, widths, total, names, xs)
+    int rc = names && xs ? setup_inputs_named(c, inputs, real, n_real, widths, total, room, names, xs)
                          : ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
     free(names), free(xs), free(widths);
     return rc;
 }
 
 static int setup_inputs_named(ictx *c, const char *inputs, int *real, int n_real, const int64_t *widths, int total,
-                              char (*names)[DDX_ONNX_NAME_MAX], ddx_node *xs) {
+                              int room, char (*names)[DDX_ONNX_NAME_MAX], ddx_node *xs) {
     onnx_model *m = c->m;
     if (inputs) {
-        int k = split_names(c, inputs, names, DDX_ONNX_MAX_COLUMNS);
+        int k = split_names(c, inputs, names, room < DDX_ONNX_MAX_COLUMNS ? room : DDX_ONNX_MAX_COLUMNS);
         if (k < 0) return -1;
         if (k != total)
             return ifail(c, DDX_ERR_SHAPE, "--inputs names %d inputs but the model takes %d columns", k, total);
