@@ -15,7 +15,8 @@ cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DDDX_CUDA=
     -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fsanitize=fuzzer-no-link -g" >/dev/null
 cmake --build $B -j"${JOBS:-2}" --target ddx_static >/dev/null
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -I. \
-    tests/fuzz/fuzz_expr.c tools/expr_parse.c tools/text_safe.c $B/libddx.a -lm -o $B/fuzz_expr
+    tests/fuzz/fuzz_expr.c tools/expr_parse.c tools/text_safe.c tools/array_io.c tools/atomic_file.c $B/libddx.a -lm \
+    -o $B/fuzz_expr
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp tests/fuzz/corpus_expr/* "$work/"
