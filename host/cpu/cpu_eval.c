@@ -157,4 +157,4 @@ static size_t cpu_describe(void *state, char *buf, size_t cap) {
     return w < 0 ? 0 : (size_t)w;
 }
 
-const ddx_backend_i ddx_backend_cpu = {"cpu", cpu_available, cpu_prepare, cpu_run, cpu_release, cpu_describe, NULL, NULL};
+const ddx_backend_i ddx_backend_cpu = {"cpu", NEEDS_CONST_JET | NEEDS_SPARSITY, cpu_available, cpu_prepare, cpu_run, cpu_release, cpu_describe, NULL, NULL};

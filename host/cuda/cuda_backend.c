@@ -903,7 +903,8 @@ static void describe_multi(cuda_state *s, ddx_sb *sb) {
     }
 }
 
-static const ddx_backend_i g_cuda_backend = {"cuda",       cuda_available, cuda_prepare,    cuda_run,
-                                             cuda_release, cuda_describe,  cuda_run_device, cuda_offline_report};
+static const ddx_backend_i g_cuda_backend = {"cuda",         NEEDS_CONST_JET, cuda_available,  cuda_prepare,
+                                             cuda_run,       cuda_release,    cuda_describe,   cuda_run_device,
+                                             cuda_offline_report};
 
 const ddx_backend_i *ddx_backend_cuda(void) { return &g_cuda_backend; }

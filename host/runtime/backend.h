@@ -4,9 +4,13 @@
 #define DDX_BACKEND_H
 #include <stddef.h>
 #include "host/compiler/jet_program.h"
+#include "host/compiler/needs.h"
 
 typedef struct ddx_backend_i {
     const char *name;
+    /* What lowering may give this backend's programs (needs.h flags):
+     * NEEDS_CONST_JET (it runs cjet), NEEDS_SPARSITY (it runs the sparse marks). */
+    int lower_flags;
     /* 1 if usable now; else 0 and a one-line reason in why. */
     int (*available)(char *why, size_t cap);
     /* Builds device state for a program (kernels, weights on the device). */

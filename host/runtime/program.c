@@ -125,10 +125,7 @@ ddx_status ddx_compile(ddx_graph *g, const ddx_node *outputs, int n_outputs, con
         return DDX_ERR_OUT_OF_MEMORY;
     }
     char err[512] = "";
-    /* the CPU and CUDA run dense layers over the inputs with a constant jet (lower.c) */
-    int cjet = strcmp(be->name, "cpu") == 0 || strcmp(be->name, "cuda") == 0;
-    int flags = (cjet ? NEEDS_CONST_JET : 0) | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0) |
-                (strcmp(be->name, "cpu") == 0 ? NEEDS_SPARSITY : 0);
+    int flags = be->lower_flags | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0); /* what this backend runs */
     st = jet_program_build_ex(g, outputs, n_outputs, flags, &p->jp, err, sizeof err);
     if (st == DDX_OK) st = be->prepare(p->jp, &o, &p->state, err, sizeof err);
     if (st != DDX_OK) {
@@ -199,9 +196,8 @@ ddx_status ddx_cuda_compile_report(ddx_graph *g, const ddx_node *outputs, int n_
     if (opt) o = *opt;
     jet_program *jp = NULL;
     char err[1024] = "";
-    /* as ddx_compile for CUDA: constant-jet first layer */
-    ddx_status st = jet_program_build_ex(g, outputs, n_outputs, NEEDS_CONST_JET | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0),
-                                         &jp, err, sizeof err);
+    ddx_status st = jet_program_build_ex(g, outputs, n_outputs, cuda->lower_flags | (o.uncollapsed ? NEEDS_UNCOLLAPSED : 0),
+                                         &jp, err, sizeof err); /* as ddx_compile for CUDA */
     if (st == DDX_OK) st = cuda->offline_report(jp, &o, arch, buf, cap, err, sizeof err);
     jet_program_free(jp);
     if (st != DDX_OK) ddx_graph_fail(g, st, "cuda report: %s", err);
