@@ -1578,44 +1578,54 @@ static void unique_name(char names[][DDX_ONNX_NAME_MAX], int n, char *x) {
 static int setup_inputs_named(ictx *c, const char *inputs, int *real, int n_real, const int64_t *widths, int total,
                               int room, char (*names)[DDX_ONNX_NAME_MAX], ddx_node *xs);
 
-/* Checks the inputs' shapes and counts their columns, then names them and
- * makes the graph's inputs (setup_inputs_named) in buffers sized by the count. */
+/* The columns of one model input (the product of its non-point dims; past
+ * DDX_ONNX_MAX_COLUMNS it stops at MAX + 1), or -1 with the reason set. */
+static int64_t input_columns(ictx *c, const onnx_value_info *vi) {
+    if (!vi->has_tensor_type) return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' is not a tensor", vi->name);
+    if (!is_float_type(vi->elem_type))
+        return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has dtype %s; ddx reads float32 or float64 inputs",
+                     vi->name, onnx_dtype_name(vi->elem_type));
+    if (!vi->has_shape || vi->rank < 1)
+        return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has %s; expected [N] or [N, d]", vi->name,
+                     vi->has_shape ? "rank 0" : "no shape");
+    int64_t w = 1;
+    for (int k = 1; k < vi->rank; k++) {
+        if (vi->dims[k] < 0)
+            return ifail(c, DDX_ERR_UNSUPPORTED,
+                         "dimension %d of input '%s' is dynamic ('%s'); only the first (point) axis may be", k,
+                         vi->name, vi->dim_param[k]);
+        if (vi->dims[k] > DDX_ONNX_MAX_COLUMNS) return DDX_ONNX_MAX_COLUMNS + 1;
+        w *= vi->dims[k];
+        if (w > DDX_ONNX_MAX_COLUMNS) break;
+    }
+    if (w < 1) return ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has no features", vi->name);
+    return w;
+}
+
+/* Counts the inputs' columns, then names them and makes the graph's inputs
+ * (setup_inputs_named) in buffers sized by the count. */
 static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
-    onnx_model *m = c->m;
     int64_t *widths = malloc(sizeof(int64_t) * (size_t)(n_real + 1));
+    char (*names)[DDX_ONNX_NAME_MAX] = NULL;
+    ddx_node *xs = NULL;
+    int rc = -1, total = 0;
     if (!widths) return ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
-    int total = 0;
     c->static_batch = -1;
     for (int q = 0; q < n_real; q++) {
-        const onnx_value_info *vi = &m->inputs[real[q]];
-        if (!vi->has_tensor_type) return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' is not a tensor", vi->name);
-        if (!is_float_type(vi->elem_type))
-            return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has dtype %s; ddx reads float32 or float64 inputs",
-                         vi->name, onnx_dtype_name(vi->elem_type));
-        if (!vi->has_shape || vi->rank < 1)
-            return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has %s; expected [N] or [N, d]", vi->name,
-                         vi->has_shape ? "rank 0" : "no shape");
-        int64_t w = 1;
-        for (int k = 1; k < vi->rank; k++) {
-            if (vi->dims[k] < 0)
-                return free(widths), ifail(c, DDX_ERR_UNSUPPORTED,
-                             "dimension %d of input '%s' is dynamic ('%s'); only the first (point) axis may be", k,
-                             vi->name, vi->dim_param[k]);
-            if (vi->dims[k] > DDX_ONNX_MAX_COLUMNS) {
-                w = DDX_ONNX_MAX_COLUMNS + 1;
-                break;
-            }
-            w *= vi->dims[k];
-            if (w > DDX_ONNX_MAX_COLUMNS) break;
+        const onnx_value_info *vi = &c->m->inputs[real[q]];
+        int64_t w = widths[q] = input_columns(c, vi);
+        if (w < 0) goto out;
+        if (w > DDX_ONNX_MAX_COLUMNS || total + w > DDX_ONNX_MAX_COLUMNS) {
+            ifail(c, DDX_ERR_LIMIT, "the model takes more than %d input columns", DDX_ONNX_MAX_COLUMNS);
+            goto out;
         }
-        if (w < 1) return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "input '%s' has no features", vi->name);
-        if (w > DDX_ONNX_MAX_COLUMNS || total + w > DDX_ONNX_MAX_COLUMNS)
-            return free(widths), ifail(c, DDX_ERR_LIMIT, "the model takes more than %d input columns", DDX_ONNX_MAX_COLUMNS);
-        widths[q] = w;
         if (vi->dims[0] > 0) c->static_batch = vi->dims[0];
         total += (int)w;
     }
-    if (total == 0) return free(widths), ifail(c, DDX_ERR_UNSUPPORTED, "the model has no inputs");
+    if (total == 0) {
+        ifail(c, DDX_ERR_UNSUPPORTED, "the model has no inputs");
+        goto out;
+    }
     int64_t wmax = 1;
     for (int q = 0; q < n_real; q++) wmax = widths[q] > wmax ? widths[q] : wmax;
     /* room for every name --inputs lists (a count that differs from total is refused later) */
@@ -1625,10 +1635,11 @@ static int setup_inputs(ictx *c, const char *inputs, int *real, int n_real) {
         for (const char *q = inputs; *q && listed <= DDX_ONNX_MAX_COLUMNS; q++) listed += *q == ',';
     }
     int room = listed > total ? listed : total;
-    char (*names)[DDX_ONNX_NAME_MAX] = malloc(sizeof *names * (size_t)room);
-    ddx_node *xs = malloc(sizeof(ddx_node) * (size_t)wmax);
-    int rc = names && xs ? setup_inputs_named(c, inputs, real, n_real, widths, total, room, names, xs)
-                         : ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+    names = malloc(sizeof *names * (size_t)room);
+    xs = malloc(sizeof(ddx_node) * (size_t)wmax);
+    rc = names && xs ? setup_inputs_named(c, inputs, real, n_real, widths, total, room, names, xs)
+                     : ifail(c, DDX_ERR_OUT_OF_MEMORY, "out of memory");
+out:
     free(names), free(xs), free(widths);
     return rc;
 }
