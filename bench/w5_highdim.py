@@ -20,26 +20,18 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors"))
-from common import load_model  # noqa: E402
+from common import load_model, time_fn  # noqa: E402
 
 
 def median_time(fn, repeat):
-    fn()  # warm-up (compiles)
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return time_fn(fn, repeats=repeat, warmup=1)["median_s"]  # anchors/common.py
 
 
 def ddx_time(ddx, spec, derivs, pts_path, n, repeat, threads):

@@ -28,12 +28,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors"))
-from common import load_model  # noqa: E402
+from common import load_model, time_fn  # noqa: E402
 
 NE, DIM = 100, 3
 
@@ -88,12 +87,7 @@ def jax_fns(model, H):
 
 
 def median_time(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return time_fn(fn, repeats=repeat, warmup=0)["median_s"]  # anchors/common.py; compiled before
 
 
 def run(args, H):
