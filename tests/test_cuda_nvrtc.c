@@ -121,13 +121,7 @@ static int report_rows(const char *buf) {
 /* mlp:D-W-W-1:tanh with the exact Laplacian, f32, sm_90, AUTO. */
 static void report_mlp_laplacian(int d, int w, char *buf, size_t cap) {
     ddx_graph *g = ddx_graph_create();
-    ddx_node *x = malloc(sizeof(ddx_node) * (size_t)d);
-    assert_non_null(x);
-    for (int i = 0; i < d; i++) {
-        char nm[16];
-        snprintf(nm, sizeof nm, "x%d", i + 1);
-        x[i] = ddx_input(g, nm);
-    }
+    ddx_node *x = test_numbered_inputs(g, d);
     const int widths[2] = {w, w};
     const ddx_unary_op a[2] = {DDX_TANH, DDX_TANH};
     ddx_node lap = ddx_laplacian(g, cc_mlp(g, x, d, widths, 2, a, 17));
