@@ -31,6 +31,22 @@ static int add_fdb_term(fdb_term **terms, int *n, int *cap, int first, const fdb
     return push_fdb(terms, n, cap, t);
 }
 
+/* Steps rgs (a restricted growth string of length m: a set partition of m
+ * slots, rgs[i] = the block of slot i; mx[i] = max(rgs[0..i])) to the next
+ * partition; 0 after the last. Starts from all zeros (one block). */
+static int next_partition(int *rgs, int *mx, int m) {
+    int j = m - 1;
+    while (j > 0 && rgs[j] > mx[j - 1]) j--;
+    if (j == 0) return 0;
+    rgs[j]++;
+    mx[j] = rgs[j] > mx[j - 1] ? rgs[j] : mx[j - 1];
+    for (int i = j + 1; i < m; i++) {
+        rgs[i] = 0;
+        mx[i] = mx[j];
+    }
+    return 1;
+}
+
 static void sort_ints(int *v, int n) {
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
@@ -173,15 +189,7 @@ static int fdb_collapsed(const ddx_mi *alpha, const mi_set *src, const ddx_cop *
                 more = s < ns;
             }
         }
-        int j = m - 1; /* next restricted growth string */
-        while (j > 0 && rgs[j] > mx[j - 1]) j--;
-        if (j == 0) break;
-        rgs[j]++;
-        mx[j] = rgs[j] > mx[j - 1] ? rgs[j] : mx[j - 1];
-        for (int i = j + 1; i < m; i++) {
-            rgs[i] = 0;
-            mx[i] = mx[j];
-        }
+        if (!next_partition(rgs, mx, m)) break;
     }
     free(R);
     return 0;
@@ -243,16 +251,7 @@ int fdb_table_build(const mi_set *dst, const mi_set *src, const ddx_cop *cops, i
                 sort_ints(t.f, nblocks);
                 if (add_fdb_term(&terms, &n, &cap, start[c], &t)) goto oom;
             }
-            /* next restricted growth string */
-            int j = L - 1;
-            while (j > 0 && rgs[j] > mx[j - 1]) j--;
-            if (j == 0) break;
-            rgs[j]++;
-            mx[j] = rgs[j] > mx[j - 1] ? rgs[j] : mx[j - 1];
-            for (int i = j + 1; i < L; i++) {
-                rgs[i] = 0;
-                mx[i] = mx[j];
-            }
+            if (!next_partition(rgs, mx, L)) break;
         }
     }
     start[dst->n] = n;
